@@ -1,0 +1,1 @@
+"""Stage 2: per-file evidence extraction into Arrow batches, one module per parser layer."""

@@ -1,0 +1,146 @@
+"""Evidence row declarations and the Arrow schemas derived from them.
+
+Each evidence table is declared exactly once, as a msgspec ``Struct`` subclass of
+:class:`Row`. Field order is column order; the Python type gives the Arrow type
+(``str``→utf8, ``int``→int64, ``bool``, ``float``→float64, ``X | None``→nullable) and the
+annotated :data:`msgspec.Meta` carries the semantic type (``extra={"semantic": ...}``),
+the span unit and an Arrow type override (``extra={"arrow": "int32"}``). The Arrow schema,
+the Delta schema and the JSON Schema all come from that declaration; nothing restates it.
+
+Extractors emit rows as plain tuples in field order (building a Struct per row would
+cost more than the parse on a large repository); tests check every tuple converts
+strictly to its Struct.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Annotated, Any
+
+import msgspec
+import msgspec.inspect as mi
+import pyarrow as pa
+
+
+class Row(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+    """Base of every evidence row declaration."""
+
+
+def _meta(semantic: str, doc: str, **extra: str) -> msgspec.Meta:
+    return msgspec.Meta(description=doc, extra={"semantic": semantic, **extra})
+
+
+# Column vocabulary shared by the evidence tables. The semantic tag is what the semantic
+# compiler uses to infer join keys and span units; the docstring is exported with schemas.
+FileId = Annotated[str, _meta("file_id", "stable id of the file (from its repo-relative path)")]
+ByteStart = Annotated[
+    int, msgspec.Meta(ge=0, description="span start, byte offset into the raw file",
+                      extra={"semantic": "span_start", "span_unit": "byte"})
+]
+ByteEnd = Annotated[
+    int, msgspec.Meta(ge=0, description="span end (exclusive), byte offset into the raw file",
+                      extra={"semantic": "span_end", "span_unit": "byte"})
+]
+OptByteStart = Annotated[
+    int | None, msgspec.Meta(description="span start, byte offset into the raw file (null: no position)",
+                             extra={"semantic": "span_start", "span_unit": "byte"})
+]
+OptByteEnd = Annotated[
+    int | None, msgspec.Meta(description="span end (exclusive), byte offset (null: no position)",
+                             extra={"semantic": "span_end", "span_unit": "byte"})
+]
+LineNo = Annotated[int, msgspec.Meta(ge=1, description="1-based line number",
+                                     extra={"semantic": "line", "arrow": "int32"})]
+OptLineNo = Annotated[int | None, msgspec.Meta(description="1-based line number",
+                                               extra={"semantic": "line", "arrow": "int32"})]
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """An evidence table: its name and its row declaration."""
+
+    name: str
+    row: type[Row]
+    doc: str
+
+    @cached_property
+    def schema(self) -> pa.Schema:
+        return arrow_schema(self.row, doc=self.doc)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.row.__struct_fields__
+
+    def batch(self, rows: Sequence[tuple[Any, ...]]) -> pa.RecordBatch:
+        """Arrow batch from row tuples in declaration order."""
+        schema = self.schema
+        if not rows:
+            return pa.RecordBatch.from_pylist([], schema=schema)
+        columns = list(zip(*rows, strict=True))
+        arrays = [pa.array(col, type=field.type) for col, field in zip(columns, schema, strict=True)]
+        return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+_ARROW_NAMED = {
+    "int32": pa.int32(),
+    "int16": pa.int16(),
+    "int64": pa.int64(),
+}
+
+
+def arrow_schema(row: type[Row], *, doc: str = "") -> pa.Schema:
+    """Derive the Arrow schema (with semantic field metadata) of a row declaration."""
+    info = mi.type_info(row)
+    if not isinstance(info, mi.StructType):
+        raise TypeError(f"{row!r} is not a Struct")
+    fields = [_arrow_field(f.name, f.type) for f in info.fields]
+    meta = {b"row": row.__name__.encode(), b"doc": doc.encode()} if doc else None
+    return pa.schema(fields, metadata=meta)
+
+
+def _arrow_field(name: str, tinfo: mi.Type) -> pa.Field:
+    nullable = False
+    extra: dict[str, Any] = {}
+    description = ""
+    while True:
+        if isinstance(tinfo, mi.Metadata):
+            extra.update(tinfo.extra or {})
+            description = (tinfo.extra_json_schema or {}).get("description", description)
+            tinfo = tinfo.type
+        elif isinstance(tinfo, mi.UnionType):
+            members = [t for t in tinfo.types if not isinstance(t, mi.NoneType)]
+            if len(members) != 1:
+                raise TypeError(f"column {name}: only `X | None` unions are supported")
+            nullable = True
+            tinfo = members[0]
+        else:
+            break
+    arrow_type = _scalar_arrow_type(name, tinfo, extra.get("arrow"))
+    metadata = {k: str(v) for k, v in extra.items() if k != "arrow"}
+    if description:
+        metadata["doc"] = description
+    return pa.field(name, arrow_type, nullable=nullable, metadata=metadata or None)
+
+
+def _scalar_arrow_type(name: str, tinfo: mi.Type, override: str | None) -> pa.DataType:
+    if override is not None:
+        return _ARROW_NAMED[override]
+    if isinstance(tinfo, mi.StrType):
+        return pa.string()
+    if isinstance(tinfo, mi.BoolType):
+        return pa.bool_()
+    if isinstance(tinfo, mi.IntType):
+        return pa.int64()
+    if isinstance(tinfo, mi.FloatType):
+        return pa.float64()
+    if isinstance(tinfo, mi.BytesType):
+        return pa.binary()
+    raise TypeError(f"column {name}: unsupported column type {tinfo!r}")
+
+
+def json_schema(rows: Sequence[type[Row]]) -> dict[str, Any]:
+    """JSON Schema of row declarations (exported to ``schemas/`` and checked for drift)."""
+    _, components = msgspec.json.schema_components(rows)
+    return {"$defs": components}

@@ -1,0 +1,1 @@
+"""Delta Lake storage of evidence and graph tables."""

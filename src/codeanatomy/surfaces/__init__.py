@@ -1,0 +1,1 @@
+"""User-facing surfaces: the command line."""
