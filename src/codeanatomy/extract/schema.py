@@ -138,9 +138,3 @@ def _scalar_arrow_type(name: str, tinfo: mi.Type, override: str | None) -> pa.Da
     if isinstance(tinfo, mi.BytesType):
         return pa.binary()
     raise TypeError(f"column {name}: unsupported column type {tinfo!r}")
-
-
-def json_schema(rows: Sequence[type[Row]]) -> dict[str, Any]:
-    """JSON Schema of row declarations (exported to ``schemas/`` and checked for drift)."""
-    _, components = msgspec.json.schema_components(rows)
-    return {"$defs": components}

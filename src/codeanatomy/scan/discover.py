@@ -9,8 +9,9 @@ Rules, in order, for every directory entry below the root:
 2. ``.gitignore`` files at every level and ``.git/info/exclude``, with git's semantics
    (pathspec's ``GitIgnoreSpec``; a deeper file overrides a shallower one);
 3. ``--exclude`` globs (gitignore syntax) remove, ``--include`` globs (if any) must match;
-4. symlinks are followed only when their target stays inside the root, and a directory
-   reached twice (a symlink loop) is visited once.
+4. symlinks are followed only when their target stays inside the root (a link to a
+   directory is scanned under the link's path too, as an importer would see it); a link
+   back to one of its own ancestors is a loop and is reported, not followed.
 
 Files ending in ``.py`` or ``.pyi`` are kept. Problems (unreadable directories, links out
 of the root, loops) are reported, never raised.
@@ -72,28 +73,29 @@ def discover(
     include_spec = pathspec.GitIgnoreSpec.from_lines(include) if include else None
     exclude_spec = pathspec.GitIgnoreSpec.from_lines(exclude) if exclude else None
     result = Discovery()
-    seen_dirs: set[tuple[int, int]] = set()
     base_scopes: list[_IgnoreScope] = []
     if use_gitignore:
         info_exclude = root / ".git" / "info" / "exclude"
         scope = _load_ignore(info_exclude, "", result)
         if scope is not None:
             base_scopes.append(scope)
-    stack: list[tuple[Path, str, list[_IgnoreScope]]] = [(root, "", base_scopes)]
+    stack: list[tuple[Path, str, list[_IgnoreScope], frozenset[tuple[int, int]]]] = [
+        (root, "", base_scopes, frozenset())
+    ]
     while stack:
-        directory, rel_dir, scopes = stack.pop()
+        directory, rel_dir, scopes, ancestors = stack.pop()
         try:
             stat = directory.stat()
         except OSError as exc:
             result.issues.append(ScanIssue(rel_dir or ".", "unreadable_dir", str(exc)))
             continue
         key = (stat.st_dev, stat.st_ino)
-        if key in seen_dirs:
+        if key in ancestors:
             result.issues.append(
-                ScanIssue(rel_dir, "symlink_loop", "directory already visited (symlink loop)")
+                ScanIssue(rel_dir, "symlink_loop", "symlink to one of its own ancestors")
             )
             continue
-        seen_dirs.add(key)
+        ancestors = ancestors | {key}
         if use_gitignore:
             scope = _load_ignore(directory / ".gitignore", rel_dir, result)
             if scope is not None:
@@ -128,7 +130,7 @@ def discover(
                     result.excluded += 1
                     continue
                 result.paths.append(rel)
-        stack.extend((path, rel, scopes) for path, rel in reversed(subdirs))
+        stack.extend((path, rel, scopes, ancestors) for path, rel in reversed(subdirs))
     result.paths.sort()
     return result
 
