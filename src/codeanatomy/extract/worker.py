@@ -8,9 +8,10 @@ batch. Rows accumulate as tuples and leave the process as one Arrow batch per ta
 
 from __future__ import annotations
 
+import gc
 import os
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,8 +24,10 @@ from codeanatomy.extract.layer import RowTuples
 from codeanatomy.ids import file_id_for
 from codeanatomy.scan.source import SourceDecodeError, SourceFile
 
-# Test hook for the crash-isolation path: a worker that reaches this repo-relative path
-# dies on the spot, exactly as a segfaulting parser would.
+# Test hook for the crash-isolation path: when the build's environment names a
+# repo-relative path here, the worker that reaches it dies on the spot, exactly as a
+# segfaulting parser would. Read by the parent and carried on the task, because
+# forkserver workers do not see the parent's later environment changes.
 FAULT_ENV = "CODEANATOMY_FAULT_KILL_WORKER_ON"
 FAULT_EXIT_CODE = 70
 
@@ -35,6 +38,7 @@ class BatchTask:
     paths: tuple[str, ...]
     layers: tuple[str, ...]
     max_file_bytes: int
+    fault_kill_path: str | None = None
 
 
 @dataclass
@@ -55,14 +59,25 @@ class FileFailure(Exception):
 
 
 def run_batch(task: BatchTask) -> BatchResult:
-    """Extract every file of ``task`` (the entry point of worker processes)."""
+    """Extract every file of ``task`` (the entry point of worker processes).
+
+    The cyclic garbage collector is paused for the batch: the millions of row tuples it
+    creates hold no cycles, and collecting over them cost ~20% of a layer's time.
+    """
+    gc.disable()
+    try:
+        return _run_batch(task)
+    finally:
+        gc.enable()
+
+
+def _run_batch(task: BatchTask) -> BatchResult:
     plan = EvidencePlan.from_names(task.layers)
     rows: dict[str, RowTuples] = {spec.name: [] for spec in plan.tables}
     result = BatchResult(batches={}, files=len(task.paths))
-    seconds: Counter[str] = Counter()
-    fault_path = os.environ.get(FAULT_ENV)
+    seconds: dict[str, float] = defaultdict(float)
     for relpath in task.paths:
-        if fault_path is not None and relpath == fault_path:
+        if relpath == task.fault_kill_path:
             os._exit(FAULT_EXIT_CODE)
         status = _extract_file(Path(task.root), relpath, plan, task.max_file_bytes, rows, seconds)
         result.statuses[status] += 1
@@ -77,7 +92,7 @@ def _extract_file(
     plan: EvidencePlan,
     max_file_bytes: int,
     rows: dict[str, RowTuples],
-    seconds: Counter[str],
+    seconds: dict[str, float],
 ) -> str:
     started = time.perf_counter()
     file_id = file_id_for(relpath)
@@ -95,18 +110,34 @@ def _extract_file(
     status = _classify(source)
     rows[REPO_FILES.name].append(
         (
-            file_id, relpath, source.size, source.sha256, _encoding_or_none(source), source.bom,
-            source.line_count, relpath.endswith(".pyi"), status,
+            file_id,
+            relpath,
+            source.size,
+            source.sha256,
+            _encoding_or_none(source),
+            source.bom,
+            source.line_count,
+            relpath.endswith(".pyi"),
+            status,
         )
     )
     lines = rows[FILE_LINES.name]
-    for line_no, (start, end) in enumerate(zip(source.line_starts, source.line_ends, strict=True), 1):
+    for line_no, (start, end) in enumerate(
+        zip(source.line_starts, source.line_ends, strict=True), 1
+    ):
         lines.append((file_id, line_no, start, end))
     seconds["scan"] += time.perf_counter() - started
     if status == "binary":
         rows[EXTRACT_ERRORS.name].append(
-            (file_id, relpath, "scan", "BinaryFile",
-             "file holds NUL bytes and does not decode: not Python source", None, None)
+            (
+                file_id,
+                relpath,
+                "scan",
+                "BinaryFile",
+                "file holds NUL bytes and does not decode: not Python source",
+                None,
+                None,
+            )
         )
         return status
     for layer in plan.layers:
@@ -127,7 +158,8 @@ def _read(path: Path, relpath: str, max_file_bytes: int) -> SourceFile:
         size = path.stat().st_size
         if size > max_file_bytes:
             raise FileFailure(
-                "too_large", "FileTooLarge",
+                "too_large",
+                "FileTooLarge",
                 f"{size} bytes exceeds --max-file-bytes {max_file_bytes}; skipped",
             )
         return SourceFile(relpath, path.read_bytes())
