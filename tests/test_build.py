@@ -1,7 +1,9 @@
 """End-to-end extraction: Delta tables, bad input as data, determinism, crash isolation."""
 
+import ast
 import json
 from pathlib import Path
+from typing import Any
 
 from codeanatomy.build import BuildOptions, build
 from codeanatomy.extract.catalog import LAYERS, all_tables
@@ -11,7 +13,7 @@ from tests import fixture_repos as fx
 from tests.delta_read import read_table, rows
 
 
-def _errors(out: Path) -> dict[tuple[str, str], dict]:
+def _errors(out: Path) -> dict[tuple[str, str], dict[str, Any]]:
     return {(r["path"], r["layer"]): r for r in rows(out, "extract_errors")}
 
 
@@ -24,7 +26,16 @@ def test_every_table_is_written_with_its_declared_schema(messy_build):
         assert [f.type for f in table.schema] == [f.type for f in spec.schema]
     # libcst is opt-in: its tables exist, empty, so consumers degrade gracefully
     assert all(read_table(out, t.name).num_rows == 0 for t in LAYERS[-1].tables)
-    assert read_table(out, "ast_nodes").num_rows > 500
+
+
+def test_ast_nodes_count_every_parsed_node(messy_build, messy_repo):
+    out, _ = messy_build
+    folded = (ast.expr_context, ast.operator, ast.boolop, ast.unaryop, ast.cmpop)
+    expected = 0
+    for path in fx.GOOD_FILES:
+        tree = ast.parse((messy_repo / path).read_bytes())
+        expected += sum(1 for node in ast.walk(tree) if not isinstance(node, folded))
+    assert read_table(out, "ast_nodes").num_rows == expected
 
 
 def test_repo_files_statuses_and_hashes(messy_build, messy_repo):
@@ -67,8 +78,10 @@ def test_file_lines_match_the_raw_bytes(messy_build, messy_repo):
     lines = [r for r in rows(out, "file_lines") if r["file_id"] == file_id_for("crlf.py")]
     data = (messy_repo / "crlf.py").read_bytes()
     expected = data.split(b"\r\n")[:-1]
-    assert [data[r["line_start_byte"] : r["line_end_byte"]] for r in sorted(
-        lines, key=lambda r: r["line_no"])] == expected
+    assert [
+        data[r["line_start_byte"] : r["line_end_byte"]]
+        for r in sorted(lines, key=lambda r: r["line_no"])
+    ] == expected
 
 
 def test_every_evidence_row_belongs_to_a_scanned_file(messy_build):
@@ -79,7 +92,7 @@ def test_every_evidence_row_belongs_to_a_scanned_file(messy_build):
         assert ids <= file_ids, spec.name
 
 
-def _contents(out: Path) -> dict[str, list]:
+def _contents(out: Path) -> dict[str, list[str]]:
     result = {}
     for spec in all_tables():
         table = read_table(out, spec.name)
@@ -109,8 +122,7 @@ def test_too_large_files_are_reported_and_skipped(messy_repo, tmp_path):
     errors = rows(tmp_path, "extract_errors")
     big = {r["path"] for r in errors if r["error_type"] == "FileTooLarge"}
     assert "pkg/core.py" in big
-    assert not any(r["file_id"] == file_id_for("pkg/core.py")
-                   for r in rows(tmp_path, "ast_nodes"))
+    assert not any(r["file_id"] == file_id_for("pkg/core.py") for r in rows(tmp_path, "ast_nodes"))
 
 
 def test_unreadable_file_is_an_error_row(tmp_path):
@@ -122,7 +134,10 @@ def test_unreadable_file_is_an_error_row(tmp_path):
     assert manifest.file_statuses == {"ok": 1, "unreadable": 1}
     (error,) = rows(tmp_path / "out", "extract_errors")
     assert (error["path"], error["layer"], error["error_type"]) == (
-        "dangling.py", "scan", "FileNotFoundError")
+        "dangling.py",
+        "scan",
+        "FileNotFoundError",
+    )
 
 
 def test_a_dying_worker_only_fails_its_own_file(messy_repo, tmp_path, monkeypatch):
@@ -130,8 +145,11 @@ def test_a_dying_worker_only_fails_its_own_file(messy_repo, tmp_path, monkeypatc
     manifest = build(BuildOptions(repo=messy_repo, out=tmp_path, jobs=2, include=("pkg/",)))
     files = {r["path"]: r["status"] for r in rows(tmp_path, "repo_files")}
     assert files == {
-        "pkg/__init__.py": "ok", "pkg/core.py": "worker_crashed", "pkg/stubs.pyi": "ok",
-        "pkg/sub/__init__.py": "ok", "pkg/sub/helpers.py": "ok",
+        "pkg/__init__.py": "ok",
+        "pkg/core.py": "worker_crashed",
+        "pkg/stubs.pyi": "ok",
+        "pkg/sub/__init__.py": "ok",
+        "pkg/sub/helpers.py": "ok",
     }
     (error,) = rows(tmp_path, "extract_errors")
     assert (error["path"], error["error_type"]) == ("pkg/core.py", "WorkerCrashed")
@@ -147,6 +165,24 @@ def test_run_manifest_records_interpreter_and_layer_versions(messy_build):
     on_disk = json.loads((out / "artifacts/run_manifest.json").read_text())
     assert on_disk["python_version"] == platform.python_version()
     assert [layer["name"] for layer in on_disk["layers"]] == [
-        "ast", "symtable", "bytecode", "tree_sitter"]
+        "ast",
+        "symtable",
+        "bytecode",
+        "tree_sitter",
+    ]
     assert all(layer["version"] for layer in on_disk["layers"])
     assert on_disk["files"] == manifest.files
+
+
+def test_opt_in_libcst_layer_reports_parse_errors_with_a_position(messy_repo, tmp_path):
+    manifest = build(
+        BuildOptions(repo=messy_repo, out=tmp_path, jobs=1, layers="libcst",
+                     include=("broken_syntax.py", "pkg/core.py"))
+    )
+    assert [layer.name for layer in manifest.layers] == ["libcst"]
+    (error,) = rows(tmp_path, "extract_errors")
+    assert (error["path"], error["layer"], error["error_type"]) == (
+        "broken_syntax.py", "libcst", "ParserSyntaxError")
+    assert error["line"] is not None and error["line"] >= 6
+    calls = {r["callee_qualified_name"] for r in rows(tmp_path, "cst_calls")}
+    assert "os.path.basename" in calls

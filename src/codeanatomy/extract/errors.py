@@ -41,10 +41,11 @@ def error_row(
     elif isinstance(exc, SourceDecodeError) and exc.offset is not None and source is not None:
         line = source.line_of_offset(exc.offset)
         col = exc.offset - source.line_starts[line - 1]
+    elif isinstance(getattr(exc, "raw_line", None), int):
+        # libcst's ParserSyntaxError is not a SyntaxError but carries its position
+        line = exc.raw_line  # type: ignore[attr-defined]
+        col = getattr(exc, "raw_column", None)
     elif isinstance(exc, RecursionError):
         message = f"nesting too deep for the parser: {message}"
-    if isinstance(exc, SourceDecodeError):
-        error_type = "DecodeError"
-    else:
-        error_type = type(exc).__name__
+    error_type = "DecodeError" if isinstance(exc, SourceDecodeError) else type(exc).__name__
     return (file_id, path, layer, error_type, message[:_MAX_MESSAGE], line, col)
