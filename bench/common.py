@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import sysconfig
 import threading
 import time
@@ -29,10 +30,8 @@ def parse_floor(root: Path, paths: list[str]) -> tuple[float, int]:
     for rel in paths:
         data = (root / rel).read_bytes()
         lines += data.count(b"\n")
-        try:
+        with contextlib.suppress(SyntaxError, ValueError, RecursionError):
             ast.parse(data)
-        except (SyntaxError, ValueError, RecursionError):
-            pass
     return time.perf_counter() - started, lines
 
 
@@ -50,7 +49,9 @@ class PeakRss:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self._stop.set()

@@ -32,26 +32,41 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, PeakRss() as rss:
         started = time.perf_counter()
         manifest = build(
-            BuildOptions(repo=root, out=Path(tmp), layers=args.layers, jobs=args.jobs,
-                         exclude=STDLIB_EXCLUDES)
+            BuildOptions(
+                repo=root,
+                out=Path(tmp),
+                layers=args.layers,
+                jobs=args.jobs,
+                exclude=STDLIB_EXCLUDES,
+            )
         )
         wall = time.perf_counter() - started
     rows = sum(t.rows for t in manifest.tables)
     ratio = wall / floor
     peak_mib = rss.peak / 2**20
-    print(f"corpus: {root} ({len(paths)} files, {lines:,} lines), jobs={args.jobs}, "
-          f"layers={args.layers}")
+    print(
+        f"corpus: {root} ({len(paths)} files, {lines:,} lines), jobs={args.jobs}, "
+        f"layers={args.layers}"
+    )
     print(f"parse floor (1 process, read + ast.parse): {floor:8.2f} s")
-    print(f"extraction (build, wall):                 {wall:8.2f} s  = {ratio:.2f}x floor "
-          f"(target <= {TARGET_RATIO:.0f}x: {'met' if ratio <= TARGET_RATIO else 'NOT met'})")
+    print(
+        f"extraction (build, wall):                 {wall:8.2f} s  = {ratio:.2f}x floor "
+        f"(target <= {TARGET_RATIO:.0f}x: {'met' if ratio <= TARGET_RATIO else 'NOT met'})"
+    )
     print(f"rows: {rows:,} in {len(manifest.tables)} tables, {rows / wall:,.0f} rows/s")
-    print(f"peak RSS (all processes): {peak_mib:,.0f} MiB "
-          f"(target <= {TARGET_RSS_MIB} MiB: {'met' if peak_mib <= TARGET_RSS_MIB else 'NOT met'})")
+    print(
+        f"peak RSS (all processes): {peak_mib:,.0f} MiB "
+        f"(target <= {TARGET_RSS_MIB} MiB: {'met' if peak_mib <= TARGET_RSS_MIB else 'NOT met'})"
+    )
     print("stages: " + ", ".join(f"{k} {v:.2f}s" for k, v in manifest.seconds_by_stage.items()))
-    print("worker seconds by layer: "
-          + ", ".join(f"{k} {v:.2f}" for k, v in manifest.worker_seconds_by_layer.items()))
-    print("errors by layer: "
-          + (", ".join(f"{k} {v}" for k, v in manifest.errors_by_layer.items()) or "none"))
+    print(
+        "worker seconds by layer: "
+        + ", ".join(f"{k} {v:.2f}" for k, v in manifest.worker_seconds_by_layer.items())
+    )
+    print(
+        "errors by layer: "
+        + (", ".join(f"{k} {v}" for k, v in manifest.errors_by_layer.items()) or "none")
+    )
     for table in manifest.tables:
         if table.rows:
             print(f"  {table.name:<22} {table.rows:>10,}")

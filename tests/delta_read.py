@@ -14,4 +14,5 @@ def read_table(out: Path, name: str) -> pa.Table:
 
 
 def rows(out: Path, name: str) -> list[dict[str, Any]]:
-    return read_table(out, name).to_pylist()
+    records: list[dict[str, Any]] = read_table(out, name).to_pylist()
+    return records

@@ -39,6 +39,6 @@ def span_text(data: bytes, bstart: int, bend: int, encoding: str = "utf-8") -> s
 def assert_all_spans_in_bounds(recs: Iterable[dict[str, Any]], size: int) -> None:
     for rec in recs:
         bstart, bend = rec.get("bstart"), rec.get("bend")
-        if bstart is None:
+        if bstart is None or bend is None:
             continue
         assert 0 <= bstart <= bend <= size, rec

@@ -94,11 +94,11 @@ adder = make_adder(2)
 VALUE = adder(40)
 '''
 
-SUB_INIT = '''from .helpers import *  # noqa: F403
+SUB_INIT = """from .helpers import *  # noqa: F403
 from . import helpers as h
-'''
+"""
 
-SUB_HELPERS = '''from ..core import Base as B, make_adder
+SUB_HELPERS = """from ..core import Base as B, make_adder
 from .. import core
 
 __all__ = ["shout", "Widget"]
@@ -115,14 +115,14 @@ class Widget(B):
 
     def grow(self) -> int:
         return self.add(core.VALUE)
-'''
+"""
 
-STUB = '''def stubbed(x: int) -> str: ...
+STUB = """def stubbed(x: int) -> str: ...
 class Stubbed:
     attr: int
-'''
+"""
 
-SYNTAX_ERROR = b'''def fine():
+SYNTAX_ERROR = b"""def fine():
     return 1
 
 
@@ -133,7 +133,7 @@ class Broken:
 
 def after():
     return 3
-'''
+"""
 
 LATIN1_COOKIE = (
     "# -*- coding: latin-1 -*-\n"
@@ -152,7 +152,10 @@ BOM_UTF8 = b"\xef\xbb\xbf" + (
     "    \u540d\u524d = gr\u00f6\u00dfe()\n"
 ).encode("utf-8")
 
-CRLF = b"import os\r\n\r\ndef crlf(a, b):\r\n    return os.path.join(a, b)\r\n\r\nx = crlf('a', 'b')\r\n"
+CRLF = (
+    b"import os\r\n\r\ndef crlf(a, b):\r\n    return os.path.join(a, b)\r\n\r\n"
+    b"x = crlf('a', 'b')\r\n"
+)
 
 TABS = b"class T:\n\tdef m(self):\n\t\tif self:\n\t\t\treturn 1\n\t\treturn 2\n"
 

@@ -176,13 +176,21 @@ def test_run_manifest_records_interpreter_and_layer_versions(messy_build):
 
 def test_opt_in_libcst_layer_reports_parse_errors_with_a_position(messy_repo, tmp_path):
     manifest = build(
-        BuildOptions(repo=messy_repo, out=tmp_path, jobs=1, layers="libcst",
-                     include=("broken_syntax.py", "pkg/core.py"))
+        BuildOptions(
+            repo=messy_repo,
+            out=tmp_path,
+            jobs=1,
+            layers="libcst",
+            include=("broken_syntax.py", "pkg/core.py"),
+        )
     )
     assert [layer.name for layer in manifest.layers] == ["libcst"]
     (error,) = rows(tmp_path, "extract_errors")
     assert (error["path"], error["layer"], error["error_type"]) == (
-        "broken_syntax.py", "libcst", "ParserSyntaxError")
+        "broken_syntax.py",
+        "libcst",
+        "ParserSyntaxError",
+    )
     assert error["line"] is not None and error["line"] >= 6
     calls = {r["callee_qualified_name"] for r in rows(tmp_path, "cst_calls")}
     assert "os.path.basename" in calls

@@ -12,7 +12,11 @@ from codeanatomy import __version__
 def run(*args: str, cwd=None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "codeanatomy.surfaces.cli", *args],
-        capture_output=True, text=True, cwd=cwd, timeout=300, check=False,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+        check=False,
     )
 
 
@@ -56,8 +60,9 @@ def test_build_prints_a_summary_and_json(messy_repo, tmp_path):
     assert text.returncode == 0, text.stderr
     assert "files: 14 (binary 1, ok 13)" in text.stdout
     assert "errors by layer:" in text.stdout and "ast_nodes" in text.stdout
-    as_json = run("build", str(messy_repo), "--out", str(tmp_path / "b"), "--json",
-                  "--layers", "ast")
+    as_json = run(
+        "build", str(messy_repo), "--out", str(tmp_path / "b"), "--json", "--layers", "ast"
+    )
     assert as_json.returncode == 0, as_json.stderr
     manifest = json.loads(as_json.stdout)
     assert [layer["name"] for layer in manifest["layers"]] == ["ast"]

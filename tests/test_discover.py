@@ -1,4 +1,3 @@
-import os
 from pathlib import Path
 
 from codeanatomy.scan.discover import discover
@@ -54,10 +53,10 @@ def test_symlinks_stay_inside_the_root_and_loops_are_detected(tmp_path):
     repo = tmp_path / "repo"
     (repo / "pkg").mkdir(parents=True)
     (repo / "pkg/mod.py").write_text("x = 1\n")
-    os.symlink(outside, repo / "escape")
-    os.symlink(outside / "secret.py", repo / "secret_link.py")
-    os.symlink(repo / "pkg", repo / "alias")  # inside the root: scanned under its own path
-    os.symlink(repo, repo / "pkg/loop")  # back to an ancestor: a loop
+    (repo / "escape").symlink_to(outside)
+    (repo / "secret_link.py").symlink_to(outside / "secret.py")
+    (repo / "alias").symlink_to(repo / "pkg")  # inside the root: scanned under its own path
+    (repo / "pkg/loop").symlink_to(repo)  # back to an ancestor: a loop
     found = discover(repo)
     assert "escape/secret.py" not in found.paths
     assert "secret_link.py" not in found.paths

@@ -6,7 +6,7 @@ from codeanatomy.ids import file_id_for, stable_id
 
 
 def test_stable_id_is_namespaced_sha256_of_joined_parts():
-    expected = hashlib.sha256("node\x1fpkg/mod.py\x1f12\x1f40".encode()).hexdigest()[:24]
+    expected = hashlib.sha256(b"node\x1fpkg/mod.py\x1f12\x1f40").hexdigest()[:24]
     assert stable_id("node", "pkg/mod.py", 12, 40) == f"node:{expected}"
 
 

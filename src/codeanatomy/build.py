@@ -15,8 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyarrow.compute as pc
-from deltalake import DeltaTable
+import pyarrow as pa
 
 from codeanatomy import __version__
 from codeanatomy.artifacts import LayerInfo, RunManifest, TableInfo, write_artifact
@@ -84,9 +83,15 @@ def build(options: BuildOptions, progress: Progress | None = None) -> RunManifes
         spec.name: DeltaTableSink(evidence / spec.name, spec.schema, writer, description=spec.doc)
         for spec in all_tables()
     }
+    errors = _ErrorTally(sinks[EXTRACT_ERRORS.name])
     try:
         stats = run_extraction(
-            repo, found.paths, plan, sinks, jobs=jobs, max_file_bytes=options.max_file_bytes,
+            repo,
+            found.paths,
+            plan,
+            {**sinks, EXTRACT_ERRORS.name: errors},
+            jobs=jobs,
+            max_file_bytes=options.max_file_bytes,
             on_files_done=progress.on_files_done,
         )
     finally:
@@ -98,7 +103,6 @@ def build(options: BuildOptions, progress: Progress | None = None) -> RunManifes
         writer.close()
         seconds["write"] = time.perf_counter() - started
 
-    by_layer, by_type = _error_counts(evidence / EXTRACT_ERRORS.name)
     manifest = RunManifest(
         codeanatomy_version=__version__,
         python_version=platform.python_version(),
@@ -113,8 +117,8 @@ def build(options: BuildOptions, progress: Progress | None = None) -> RunManifes
             TableInfo(name=name, path=f"{EVIDENCE_DIR}/{name}", rows=count)
             for name, count in rows.items()
         ],
-        errors_by_layer=by_layer,
-        errors_by_type=by_type,
+        errors_by_layer=dict(sorted(errors.by_layer.items())),
+        errors_by_type=dict(sorted(errors.by_type.items())),
         seconds_by_stage={k: round(v, 3) for k, v in seconds.items()},
         worker_seconds_by_layer={k: round(v, 3) for k, v in sorted(stats.layer_seconds.items())},
         scan_issues=dict(sorted(Counter(issue.kind for issue in found.issues).items())),
@@ -138,10 +142,15 @@ def _check_paths(repo: Path, out: Path) -> tuple[Path, Path]:
     return repo.resolve(), out.resolve()
 
 
-def _error_counts(path: Path) -> tuple[dict[str, int], dict[str, int]]:
-    table = DeltaTable(str(path)).to_pyarrow_table(columns=["layer", "error_type"])
-    counts: list[dict[str, int]] = []
-    for column in ("layer", "error_type"):
-        values = pc.value_counts(table[column]).to_pylist() if table.num_rows else []
-        counts.append({v["values"]: v["counts"] for v in sorted(values, key=lambda v: v["values"])})
-    return counts[0], counts[1]
+class _ErrorTally:
+    """Passes ``extract_errors`` batches to their sink, counting them by layer and type."""
+
+    def __init__(self, sink: DeltaTableSink) -> None:
+        self._sink = sink
+        self.by_layer: Counter[str] = Counter()
+        self.by_type: Counter[str] = Counter()
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        self.by_layer.update(batch.column("layer").to_pylist())
+        self.by_type.update(batch.column("error_type").to_pylist())
+        self._sink.add(batch)

@@ -541,18 +541,6 @@ def _short_repr(value: object) -> str:
     return repr(value)[:_MAX_LITERAL]
 
 
-def _line_bases(source: SourceFile) -> list[int]:
-    """Raw offset of column 0 of every line, indexed by 1-based line number.
-
-    For a UTF-8 file a UTF-8 column is a byte count, so ``base + col`` equals
-    :meth:`SourceFile.offset_of_utf8_col` without a call per position.
-    """
-    bases = [0, *source.line_starts]
-    if len(bases) > 1:
-        bases[1] = source.offset_of_utf8_col(1, 0)  # skips a BOM
-    return bases
-
-
 def _attr_start(data: bytes, attr: str, bend: int) -> int:
     """Start of the attribute identifier that ends the Attribute node at ``bend``."""
     encoded = attr.encode()
@@ -622,7 +610,7 @@ class _Walk:
 def _walk(source: SourceFile, tree: ast.Module) -> _Walk:
     """One iterative pre-order pass: ast_nodes plus every table that needs no child index."""
     codec = "utf-8" if source.is_utf8 else source.encoding
-    w = _Walk(source, _line_bases(source), codec)
+    w = _Walk(source, source.line_bases, codec)
     fid = source.file_id
     data = source.data
     linear = source.is_utf8

@@ -310,6 +310,8 @@ class _FileRows:
     def __init__(self, source: SourceFile) -> None:
         self.file_id = source.file_id
         self.to_offset = source.offset_of_utf8_col
+        # UTF-8 files: base + column, no call per position (see SourceFile.line_bases)
+        self.line_bases = source.line_bases if source.is_utf8 else None
         self.code: RowTuples = []
         self.instructions: RowTuples = []
         self.blocks: RowTuples = []
@@ -323,6 +325,7 @@ class _FileRows:
         """
         file_id = self.file_id
         to_offset = self.to_offset
+        bases = self.line_bases
         add_ins = self.instructions.append
         add_block = self.blocks.append
         add_edge = self.edges.append
@@ -410,8 +413,12 @@ class _FileRows:
                 if lineno is None or end_lineno is None or col is None or end_col is None:
                     bstart = bend = None
                 else:
-                    bstart = to_offset(lineno, col)
-                    bend = to_offset(end_lineno, end_col)
+                    if bases is None:
+                        bstart = to_offset(lineno, col)
+                        bend = to_offset(end_lineno, end_col)
+                    else:
+                        bstart = bases[lineno] + col
+                        bend = bases[end_lineno] + end_col
                     if bend <= bstart:
                         bstart = bend = None
             arg = ins.arg

@@ -6,37 +6,53 @@ from typing import Annotated
 
 import msgspec
 
-from codeanatomy.extract.schema import ByteEnd, ByteStart, FileId, LineNo, Row, TableSpec
+from codeanatomy.extract.schema import ByteStart, FileId, LineNo, Row, TableSpec
 
 Sha256 = Annotated[
     str | None,
-    msgspec.Meta(description="hex SHA-256 of the raw bytes (null when unreadable or skipped)",
-                 extra={"semantic": "content_hash"}),
+    msgspec.Meta(
+        description="hex SHA-256 of the raw bytes (null when unreadable or skipped)",
+        extra={"semantic": "content_hash"},
+    ),
 ]
 
 
 class RepoFileRow(Row, frozen=True):
     file_id: FileId
-    path: Annotated[str, msgspec.Meta(description="repo-relative POSIX path",
-                                      extra={"semantic": "path"})]
+    path: Annotated[
+        str, msgspec.Meta(description="repo-relative POSIX path", extra={"semantic": "path"})
+    ]
     size: int
     sha256: Sha256
-    encoding: Annotated[str | None, msgspec.Meta(
-        description="declared source encoding (BOM or PEP 263 cookie); null if unknown")]
+    encoding: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="declared source encoding (BOM or PEP 263 cookie); null if unknown"
+        ),
+    ]
     has_bom: bool
     line_count: int
     is_stub: bool
-    status: Annotated[str, msgspec.Meta(
-        description="ok | binary | too_large | unreadable | undecodable | worker_crashed")]
+    status: Annotated[
+        str,
+        msgspec.Meta(
+            description="ok | binary | too_large | unreadable | undecodable | worker_crashed"
+        ),
+    ]
 
 
 class FileLineRow(Row, frozen=True):
     file_id: FileId
     line_no: LineNo
     line_start_byte: ByteStart
-    line_end_byte: Annotated[int, msgspec.Meta(
-        ge=0, description="end of the line's content, terminator excluded (exclusive)",
-        extra={"semantic": "span_end", "span_unit": "byte"})]
+    line_end_byte: Annotated[
+        int,
+        msgspec.Meta(
+            ge=0,
+            description="end of the line's content, terminator excluded (exclusive)",
+            extra={"semantic": "span_end", "span_unit": "byte"},
+        ),
+    ]
 
 
 REPO_FILES = TableSpec("repo_files", RepoFileRow, "every discovered Python file, one row each")

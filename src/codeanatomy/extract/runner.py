@@ -7,7 +7,9 @@ so output is deterministic and memory holds only the batches in flight.
 A worker that dies (a parser segfault, the OOM killer) breaks the pool and every batch
 in flight with it. Those batches are retried once, one file at a time, in a separate
 single-worker pool; a file that kills its worker again becomes a ``worker_crashed`` file
-with an error row, and the other files of its batch come out normally.
+with an error row, and the other files of its batch come out normally. Workers that die
+on every file before any file succeeded are not bad input but a broken setup: the run
+stops with :class:`WorkersUnavailable` instead of crawling through the repository.
 """
 
 from __future__ import annotations
@@ -27,11 +29,22 @@ import pyarrow as pa
 from codeanatomy.extract.catalog import EvidencePlan
 from codeanatomy.extract.errors import EXTRACT_ERRORS
 from codeanatomy.extract.file_tables import REPO_FILES
-from codeanatomy.extract.worker import BatchResult, BatchTask, failure_file_row, run_batch
+from codeanatomy.extract.worker import (
+    FAULT_ENV,
+    BatchResult,
+    BatchTask,
+    failure_file_row,
+    run_batch,
+)
 from codeanatomy.ids import file_id_for
 
-DEFAULT_BATCH_BYTES = 384 * 1024
+DEFAULT_BATCH_BYTES = 256 * 1024
 MAX_FILES_PER_BATCH = 64
+SYSTEMIC_CRASHES = 3
+
+
+class WorkersUnavailable(RuntimeError):
+    """Worker processes die before extracting anything (a setup problem, not a file's)."""
 
 
 class BatchSink(Protocol):
@@ -82,8 +95,9 @@ def run_extraction(
 ) -> ExtractionStats:
     """Extract ``paths`` under ``root`` with ``jobs`` workers into ``sinks``."""
     stats = ExtractionStats()
+    fault = os.environ.get(FAULT_ENV)
     tasks = (
-        BatchTask(str(root), batch, plan.names, max_file_bytes)
+        BatchTask(str(root), batch, plan.names, max_file_bytes, fault)
         for batch in plan_batches(root, paths)
     )
     for result in _results(tasks, jobs):
@@ -99,9 +113,11 @@ def run_extraction(
 
 def _pool(workers: int) -> ProcessPoolExecutor:
     # forkserver: workers start from a clean server process, not from a parent that
-    # already runs Delta writer threads (forking those is unsafe).
+    # already runs Delta writer threads (forking those is unsafe). The server imports
+    # what every worker needs once; pandas is in the list because pyarrow imports it on
+    # its first Python-sequence conversion (~1.2 s per worker otherwise).
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["codeanatomy.extract.worker"])
+    context.set_forkserver_preload(["codeanatomy.extract.worker", "pandas"])
     return ProcessPoolExecutor(max_workers=workers, mp_context=context)
 
 
@@ -109,6 +125,7 @@ def _results(tasks: Iterator[BatchTask], jobs: int) -> Iterator[BatchResult]:
     window = max(2, 2 * jobs)
     pool = _pool(jobs)
     inflight: deque[tuple[BatchTask, Future[BatchResult]]] = deque()
+    health = _Health()
     try:
         for task in _take(tasks, window):
             inflight.append((task, pool.submit(run_batch, task)))
@@ -121,9 +138,10 @@ def _results(tasks: Iterator[BatchTask], jobs: int) -> Iterator[BatchResult]:
                 inflight.clear()
                 pool.shutdown(wait=True, cancel_futures=True)
                 for item_task, item_future in broken:
-                    yield from _recover(item_task, item_future)
+                    yield from _recover(item_task, item_future, health)
                 pool = _pool(jobs)
             else:
+                health.succeeded = True
                 yield result
             for task in _take(tasks, window - len(inflight)):
                 inflight.append((task, pool.submit(run_batch, task)))
@@ -131,7 +149,23 @@ def _results(tasks: Iterator[BatchTask], jobs: int) -> Iterator[BatchResult]:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _recover(task: BatchTask, future: Future[BatchResult]) -> Iterator[BatchResult]:
+@dataclass
+class _Health:
+    succeeded: bool = False
+    consecutive_crashes: int = 0
+
+    def crashed(self) -> None:
+        self.consecutive_crashes += 1
+        if not self.succeeded and self.consecutive_crashes >= SYSTEMIC_CRASHES:
+            raise WorkersUnavailable(
+                "extraction workers die before extracting any file; when calling "
+                "codeanatomy from a script, guard it with `if __name__ == '__main__':`"
+            )
+
+
+def _recover(
+    task: BatchTask, future: Future[BatchResult], health: _Health
+) -> Iterator[BatchResult]:
     """Result of a batch caught in a pool crash: its own if it finished, else per file."""
     if future.done() and not future.cancelled() and future.exception() is None:
         yield future.result()
@@ -139,13 +173,20 @@ def _recover(task: BatchTask, future: Future[BatchResult]) -> Iterator[BatchResu
     isolation = _pool(1)
     try:
         for relpath in task.paths:
-            single = BatchTask(task.root, (relpath,), task.layers, task.max_file_bytes)
+            single = BatchTask(
+                task.root, (relpath,), task.layers, task.max_file_bytes, task.fault_kill_path
+            )
             try:
-                yield isolation.submit(run_batch, single).result()
+                result = isolation.submit(run_batch, single).result()
             except BrokenProcessPool:
                 isolation.shutdown(wait=True, cancel_futures=True)
+                health.crashed()
                 isolation = _pool(1)
                 yield _crashed(single)
+            else:
+                health.succeeded = True
+                health.consecutive_crashes = 0
+                yield result
     finally:
         isolation.shutdown(wait=True, cancel_futures=True)
 
@@ -154,19 +195,25 @@ def _crashed(task: BatchTask) -> BatchResult:
     (relpath,) = task.paths
     file_id = file_id_for(relpath)
     try:
-        size = os.stat(Path(task.root) / relpath).st_size
+        size = (Path(task.root) / relpath).stat().st_size
     except OSError:
         size = 0
-    batches = {
-        spec.name: spec.batch([]) for spec in EvidencePlan.from_names(task.layers).tables
-    }
+    batches = {spec.name: spec.batch([]) for spec in EvidencePlan.from_names(task.layers).tables}
     batches[REPO_FILES.name] = REPO_FILES.batch(
         [failure_file_row(file_id, relpath, "worker_crashed", size)]
     )
     batches[EXTRACT_ERRORS.name] = EXTRACT_ERRORS.batch(
-        [(file_id, relpath, "worker", "WorkerCrashed",
-          "the worker process died while extracting this file (retried once in isolation)",
-          None, None)]
+        [
+            (
+                file_id,
+                relpath,
+                "worker",
+                "WorkerCrashed",
+                "the worker process died while extracting this file (retried once in isolation)",
+                None,
+                None,
+            )
+        ]
     )
     return BatchResult(batches=batches, files=1, statuses=Counter({"worker_crashed": 1}))
 

@@ -36,25 +36,45 @@ def _meta(semantic: str, doc: str, **extra: str) -> msgspec.Meta:
 # compiler uses to infer join keys and span units; the docstring is exported with schemas.
 FileId = Annotated[str, _meta("file_id", "stable id of the file (from its repo-relative path)")]
 ByteStart = Annotated[
-    int, msgspec.Meta(ge=0, description="span start, byte offset into the raw file",
-                      extra={"semantic": "span_start", "span_unit": "byte"})
+    int,
+    msgspec.Meta(
+        ge=0,
+        description="span start, byte offset into the raw file",
+        extra={"semantic": "span_start", "span_unit": "byte"},
+    ),
 ]
 ByteEnd = Annotated[
-    int, msgspec.Meta(ge=0, description="span end (exclusive), byte offset into the raw file",
-                      extra={"semantic": "span_end", "span_unit": "byte"})
+    int,
+    msgspec.Meta(
+        ge=0,
+        description="span end (exclusive), byte offset into the raw file",
+        extra={"semantic": "span_end", "span_unit": "byte"},
+    ),
 ]
 OptByteStart = Annotated[
-    int | None, msgspec.Meta(description="span start, byte offset into the raw file (null: no position)",
-                             extra={"semantic": "span_start", "span_unit": "byte"})
+    int | None,
+    msgspec.Meta(
+        description="span start, byte offset into the raw file (null: no position)",
+        extra={"semantic": "span_start", "span_unit": "byte"},
+    ),
 ]
 OptByteEnd = Annotated[
-    int | None, msgspec.Meta(description="span end (exclusive), byte offset (null: no position)",
-                             extra={"semantic": "span_end", "span_unit": "byte"})
+    int | None,
+    msgspec.Meta(
+        description="span end (exclusive), byte offset (null: no position)",
+        extra={"semantic": "span_end", "span_unit": "byte"},
+    ),
 ]
-LineNo = Annotated[int, msgspec.Meta(ge=1, description="1-based line number",
-                                     extra={"semantic": "line", "arrow": "int32"})]
-OptLineNo = Annotated[int | None, msgspec.Meta(description="1-based line number",
-                                               extra={"semantic": "line", "arrow": "int32"})]
+LineNo = Annotated[
+    int,
+    msgspec.Meta(
+        ge=1, description="1-based line number", extra={"semantic": "line", "arrow": "int32"}
+    ),
+]
+OptLineNo = Annotated[
+    int | None,
+    msgspec.Meta(description="1-based line number", extra={"semantic": "line", "arrow": "int32"}),
+]
 
 
 @dataclass(frozen=True)
@@ -73,14 +93,20 @@ class TableSpec:
     def columns(self) -> tuple[str, ...]:
         return self.row.__struct_fields__
 
+    @cached_property
+    def _struct_type(self) -> pa.StructType:
+        return pa.struct(list(self.schema))
+
     def batch(self, rows: Sequence[tuple[Any, ...]]) -> pa.RecordBatch:
-        """Arrow batch from row tuples in declaration order."""
-        schema = self.schema
+        """Arrow batch from row tuples in declaration order.
+
+        The tuples go to Arrow as one struct array (converted in C++), twice as fast as
+        transposing them into columns in Python first.
+        """
         if not rows:
-            return pa.RecordBatch.from_pylist([], schema=schema)
-        columns = list(zip(*rows, strict=True))
-        arrays = [pa.array(col, type=field.type) for col, field in zip(columns, schema, strict=True)]
-        return pa.RecordBatch.from_arrays(arrays, schema=schema)
+            return pa.RecordBatch.from_pylist([], schema=self.schema)
+        structs = pa.array(rows, type=self._struct_type)
+        return pa.RecordBatch.from_arrays(structs.flatten(), schema=self.schema)
 
 
 _ARROW_NAMED = {

@@ -29,8 +29,20 @@ import pathspec
 SUFFIXES = (".py", ".pyi")
 EXCLUDED_ANYWHERE = frozenset(
     {
-        ".git", ".hg", ".svn", "__pycache__", "node_modules", "site-packages", "dist-packages",
-        ".tox", ".nox", ".venv", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".eggs",
+        ".git",
+        ".hg",
+        ".svn",
+        "__pycache__",
+        "node_modules",
+        "site-packages",
+        "dist-packages",
+        ".tox",
+        ".nox",
+        ".venv",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".eggs",
         ".ipynb_checkpoints",
     }
 )

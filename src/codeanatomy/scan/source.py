@@ -88,7 +88,9 @@ class SourceFile:
             return body.decode(codec)
         except UnicodeDecodeError as exc:
             offset = exc.start + (len(codecs.BOM_UTF8) if self.bom else 0)
-            raise SourceDecodeError(f"cannot decode as {self.encoding}: {exc.reason}", offset) from exc
+            raise SourceDecodeError(
+                f"cannot decode as {self.encoding}: {exc.reason}", offset
+            ) from exc
 
     def python_ast(self) -> ast.Module:
         """The ``ast`` parse, done once and shared by the layers that start from it.
@@ -107,6 +109,19 @@ class SourceFile:
 
     # ---- coordinates ---------------------------------------------------------------
 
+    @cached_property
+    def line_bases(self) -> list[int]:
+        """Raw offset of column 0 of each line, indexed by 1-based line number.
+
+        In a UTF-8 file (``is_utf8``) a UTF-8 column is a byte count, so
+        ``line_bases[line] + col`` equals :meth:`offset_of_utf8_col` without a call per
+        position — the hot path of the layers. Line 1 skips the BOM.
+        """
+        bases = [0, *self.line_starts]
+        if self.bom and len(bases) > 1:
+            bases[1] += len(codecs.BOM_UTF8)
+        return bases
+
     def line_of_offset(self, offset: int) -> int:
         """1-based line holding byte ``offset``."""
         return max(1, bisect_right(self.line_starts, offset))
@@ -115,9 +130,7 @@ class SourceFile:
         """Byte offset of a (1-based line, UTF-8 column of the decoded line) position."""
         if lineno > len(self.line_starts):
             return len(self.data)
-        start = self.line_starts[lineno - 1]
-        if lineno == 1 and self.bom:
-            start += len(codecs.BOM_UTF8)
+        start = self.line_bases[lineno]
         mapped = self._line_map(lineno)
         if mapped is None:
             return start + col
@@ -129,9 +142,7 @@ class SourceFile:
         """Byte offset of a (1-based line, 0-based character column) position."""
         if lineno > len(self.line_starts):
             return len(self.data)
-        start = self.line_starts[lineno - 1]
-        if lineno == 1 and self.bom:
-            start += len(codecs.BOM_UTF8)
+        start = self.line_bases[lineno]
         end = self.line_ends[lineno - 1]
         raw = self.data[start:end]
         if raw.isascii():

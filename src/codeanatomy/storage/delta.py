@@ -31,7 +31,7 @@ _STOP = None
 class _WriteJob:
     path: str
     table: pa.Table
-    mode: str
+    replace: bool  # first write of the run: replace content and schema; else append
     description: str
 
 
@@ -61,13 +61,16 @@ class DeltaWriter:
             if self._error is not None:
                 continue
             try:
-                write_deltalake(
-                    job.path,
-                    job.table,
-                    mode=job.mode,  # type: ignore[arg-type]
-                    schema_mode="overwrite" if job.mode == "overwrite" else None,
-                    description=job.description or None,
-                )
+                if job.replace:
+                    write_deltalake(
+                        job.path,
+                        job.table,
+                        mode="overwrite",
+                        schema_mode="overwrite",
+                        description=job.description or None,
+                    )
+                else:
+                    write_deltalake(job.path, job.table, mode="append")
             except BaseException as exc:  # surfaced on the caller's thread
                 self._error = exc
 
@@ -86,7 +89,7 @@ class DeltaTableSink:
         writer: DeltaWriter,
         *,
         description: str = "",
-        flush_rows: int = 500_000,
+        flush_rows: int = 100_000,
     ) -> None:
         self.path = path
         self.schema = schema
@@ -114,8 +117,7 @@ class DeltaTableSink:
 
     def _flush(self) -> None:
         table = pa.Table.from_batches(self._pending, schema=self.schema)
-        mode = "overwrite" if self._writes == 0 else "append"
-        self._writer.submit(_WriteJob(str(self.path), table, mode, self._description))
+        self._writer.submit(_WriteJob(str(self.path), table, self._writes == 0, self._description))
         self._writes += 1
         self.rows_written += table.num_rows
         self._pending = []

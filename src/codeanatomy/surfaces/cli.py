@@ -38,22 +38,47 @@ def _parser() -> argparse.ArgumentParser:
     )
     build.add_argument("repo", type=Path, metavar="REPO", help="repository directory")
     build.add_argument(
-        "--out", type=Path, default=None, metavar="OUT",
+        "--out",
+        type=Path,
+        default=None,
+        metavar="OUT",
         help="output directory (default: ./codeanatomy-out/<repo name>)",
     )
     build.add_argument(
-        "--layers", default="default", metavar="LIST",
+        "--layers",
+        default="default",
+        metavar="LIST",
         help="evidence layers: comma-separated names, 'default' (ast, symtable, bytecode, "
         "tree_sitter), 'all', '-name' drops one; e.g. default,libcst",
     )
-    build.add_argument("--jobs", type=int, default=0, metavar="N",
-                       help="worker processes (default: number of cores)")
-    build.add_argument("--include", action="append", default=[], metavar="GLOB",
-                       help="only files matching this gitignore-style glob (repeatable)")
-    build.add_argument("--exclude", action="append", default=[], metavar="GLOB",
-                       help="skip files matching this gitignore-style glob (repeatable)")
-    build.add_argument("--max-file-bytes", type=int, default=None, metavar="N",
-                       help="skip (and report) files larger than N bytes (default 4 MiB)")
+    build.add_argument(
+        "--jobs",
+        type=int,
+        default=0,
+        metavar="N",
+        help="worker processes (default: number of cores)",
+    )
+    build.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="only files matching this gitignore-style glob (repeatable)",
+    )
+    build.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="skip files matching this gitignore-style glob (repeatable)",
+    )
+    build.add_argument(
+        "--max-file-bytes",
+        type=int,
+        default=None,
+        metavar="N",
+        help="skip (and report) files larger than N bytes (default 4 MiB)",
+    )
     build.add_argument("--json", action="store_true", help="print the run manifest as JSON")
     build.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     return parser
@@ -74,8 +99,12 @@ def _build(args: argparse.Namespace) -> int:
     if args.jobs < 0:
         return _usage("--jobs must be a positive number (0 or omitted: one per core)")
     options = BuildOptions(
-        repo=args.repo, out=out, layers=args.layers, jobs=args.jobs,
-        include=tuple(args.include), exclude=tuple(args.exclude),
+        repo=args.repo,
+        out=out,
+        layers=args.layers,
+        jobs=args.jobs,
+        include=tuple(args.include),
+        exclude=tuple(args.exclude),
         max_file_bytes=(
             DEFAULT_MAX_FILE_BYTES if args.max_file_bytes is None else args.max_file_bytes
         ),

@@ -5,7 +5,14 @@ from __future__ import annotations
 from types import TracebackType
 
 import msgspec
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from codeanatomy.artifacts import RunManifest
 from codeanatomy.build import Progress as BuildHooks
@@ -16,11 +23,14 @@ class BuildProgress:
 
     def __init__(self, *, enabled: bool) -> None:
         self._bar: Progress | None = None
-        self._task: int | None = None
+        self._task: TaskID | None = None
         if enabled:
             self._bar = Progress(
-                TextColumn("extracting"), BarColumn(), MofNCompleteColumn(),
-                TimeElapsedColumn(), transient=True,
+                TextColumn("extracting"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                transient=True,
             )
 
     def __enter__(self) -> BuildProgress:
@@ -29,7 +39,9 @@ class BuildProgress:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         if self._bar is not None:
