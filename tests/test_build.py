@@ -194,3 +194,16 @@ def test_opt_in_libcst_layer_reports_parse_errors_with_a_position(messy_repo, tm
     assert error["line"] is not None and error["line"] >= 6
     calls = {r["callee_qualified_name"] for r in rows(tmp_path, "cst_calls")}
     assert "os.path.basename" in calls
+
+
+def test_lone_surrogates_in_string_literals_are_kept_escaped(tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    # legal Python whose constants hold lone surrogates, which UTF-8 cannot carry
+    (repo / "surrogates.py").write_text('"""doc \\udcff"""\nx = "\\ud800"\n__all__ = ["\\ud8f0"]\n')
+    manifest = build(BuildOptions(repo=repo, out=tmp_path / "out", jobs=1))
+    assert manifest.file_statuses == {"ok": 1}
+    assert manifest.errors_by_layer == {}
+    (doc,) = rows(tmp_path / "out", "ast_docstrings")
+    assert doc["value"] == "doc \\udcff"
+    assert [r["name"] for r in rows(tmp_path / "out", "ast_all")] == ["\\ud8f0"]

@@ -140,6 +140,9 @@ def _results(tasks: Iterator[BatchTask], jobs: int) -> Iterator[BatchResult]:
                 for item_task, item_future in broken:
                     yield from _recover(item_task, item_future, health)
                 pool = _pool(jobs)
+            except Exception:
+                # A batch that raised outside the per-layer guards: find the file.
+                yield from _recover(task, future, health)
             else:
                 health.succeeded = True
                 yield result
@@ -182,7 +185,9 @@ def _recover(
                 isolation.shutdown(wait=True, cancel_futures=True)
                 health.crashed()
                 isolation = _pool(1)
-                yield _crashed(single)
+                yield _crashed(single, "WorkerCrashed", _CRASH_MESSAGE)
+            except Exception as exc:
+                yield _crashed(single, type(exc).__name__, f"extraction failed: {exc}")
             else:
                 health.succeeded = True
                 health.consecutive_crashes = 0
@@ -191,7 +196,10 @@ def _recover(
         isolation.shutdown(wait=True, cancel_futures=True)
 
 
-def _crashed(task: BatchTask) -> BatchResult:
+_CRASH_MESSAGE = "the worker process died while extracting this file (retried once in isolation)"
+
+
+def _crashed(task: BatchTask, error_type: str, message: str) -> BatchResult:
     (relpath,) = task.paths
     file_id = file_id_for(relpath)
     try:
@@ -203,17 +211,7 @@ def _crashed(task: BatchTask) -> BatchResult:
         [failure_file_row(file_id, relpath, "worker_crashed", size)]
     )
     batches[EXTRACT_ERRORS.name] = EXTRACT_ERRORS.batch(
-        [
-            (
-                file_id,
-                relpath,
-                "worker",
-                "WorkerCrashed",
-                "the worker process died while extracting this file (retried once in isolation)",
-                None,
-                None,
-            )
-        ]
+        [(file_id, relpath, "worker", error_type, message[:500], None, None)]
     )
     return BatchResult(batches=batches, files=1, statuses=Counter({"worker_crashed": 1}))
 

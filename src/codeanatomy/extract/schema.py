@@ -101,12 +101,26 @@ class TableSpec:
         """Arrow batch from row tuples in declaration order.
 
         The tuples go to Arrow as one struct array (converted in C++), twice as fast as
-        transposing them into columns in Python first.
+        transposing them into columns in Python first. Python strings may hold lone
+        surrogates (``"\\ud800"`` is a legal literal) that UTF-8 cannot carry; such
+        values are written with backslash escapes, so nothing is lost or refused.
         """
         if not rows:
             return pa.RecordBatch.from_pylist([], schema=self.schema)
-        structs = pa.array(rows, type=self._struct_type)
+        try:
+            structs = pa.array(rows, type=self._struct_type)
+        except UnicodeEncodeError:
+            structs = pa.array([_escape_surrogates(row) for row in rows], type=self._struct_type)
         return pa.RecordBatch.from_arrays(structs.flatten(), schema=self.schema)
+
+
+def _escape_surrogates(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(
+        value.encode("utf-8", "backslashreplace").decode("utf-8")
+        if isinstance(value, str)
+        else value
+        for value in row
+    )
 
 
 _ARROW_NAMED = {
