@@ -57,10 +57,16 @@ from typing import Any
 
 from codeanatomy.extract.layer import LayerRows, LayerSpec, RowTuples
 from codeanatomy.extract.schema import (
+    AstCallRef,
+    AstDefRef,
+    AstNodeId,
+    AstRef,
     ByteEnd,
     ByteStart,
     FileId,
     LineNo,
+    OptAstDefRef,
+    OptAstRef,
     OptByteEnd,
     OptByteStart,
     Row,
@@ -71,8 +77,8 @@ from codeanatomy.scan.source import SourceFile
 
 class AstNodeRow(Row, frozen=True):
     file_id: FileId
-    node_idx: int  # pre-order index; the Module is 0
-    parent_idx: int | None
+    node_idx: AstNodeId  # pre-order index; the Module is 0
+    parent_idx: OptAstRef
     ast_type: str  # the node's class name
     field: str | None  # field of the parent holding the node
     child_index: int | None  # index within a list field; null for single-valued fields
@@ -85,11 +91,11 @@ class AstNodeRow(Row, frozen=True):
 
 class AstDefRow(Row, frozen=True):
     file_id: FileId
-    node_idx: int
+    node_idx: AstNodeId
     kind: str  # 'class' | 'function' | 'async_function' | 'lambda'
     name: str
     qualname: str  # dotted within the module, no '<locals>'
-    parent_def_idx: int | None
+    parent_def_idx: OptAstDefRef
     bstart: ByteStart  # first decorator's '@' when decorated
     bend: ByteEnd
     name_bstart: OptByteStart
@@ -97,28 +103,28 @@ class AstDefRow(Row, frozen=True):
     is_async: bool
     is_method: bool  # function whose enclosing def is a class
     decorator_count: int
-    docstring_idx: int | None  # the docstring Constant
-    returns_idx: int | None
+    docstring_idx: OptAstRef  # the docstring Constant
+    returns_idx: OptAstRef
     lineno: LineNo
 
 
 class AstParamRow(Row, frozen=True):
     file_id: FileId
-    def_idx: int
-    node_idx: int  # the `arg` node
+    def_idx: AstDefRef
+    node_idx: AstNodeId  # the `arg` node
     name: str
     index: int  # position over all parameters in signature order
     kind: str  # 'positional_only' | 'positional' | 'vararg' | 'keyword_only' | 'kwarg'
-    default_idx: int | None
-    annotation_idx: int | None
+    default_idx: OptAstRef
+    annotation_idx: OptAstRef
     bstart: ByteStart
     bend: ByteEnd
 
 
 class AstDecoratorRow(Row, frozen=True):
     file_id: FileId
-    def_idx: int
-    node_idx: int  # the decorator expression (after '@')
+    def_idx: AstDefRef
+    node_idx: AstNodeId  # the decorator expression (after '@')
     index: int
     text: str
     bstart: ByteStart
@@ -127,10 +133,10 @@ class AstDecoratorRow(Row, frozen=True):
 
 class AstNameRow(Row, frozen=True):
     file_id: FileId
-    node_idx: int
+    node_idx: AstNodeId
     name: str
     ctx: str
-    scope_def_idx: int | None
+    scope_def_idx: OptAstDefRef
     in_comprehension: bool
     bstart: ByteStart
     bend: ByteEnd
@@ -138,12 +144,12 @@ class AstNameRow(Row, frozen=True):
 
 class AstAttributeRow(Row, frozen=True):
     file_id: FileId
-    node_idx: int
+    node_idx: AstNodeId
     attr: str
     ctx: str
-    value_idx: int
+    value_idx: AstRef
     value_text: str | None  # dotted text of a Name/Attribute chain value
-    scope_def_idx: int | None
+    scope_def_idx: OptAstDefRef
     bstart: ByteStart
     bend: ByteEnd
     attr_bstart: ByteStart
@@ -152,23 +158,23 @@ class AstAttributeRow(Row, frozen=True):
 
 class AstCallRow(Row, frozen=True):
     file_id: FileId
-    node_idx: int
-    func_idx: int
+    node_idx: AstNodeId
+    func_idx: AstRef
     callee_shape: str  # 'name' | 'attribute' | 'call' | 'subscript' | 'lambda' | 'other'
     callee_text: str | None  # dotted text of a Name/Attribute chain callee
     n_args: int  # positional arguments, `*x` included
     n_keywords: int  # keyword arguments, `**kw` included
     has_starargs: bool
     has_kwargs: bool
-    scope_def_idx: int | None
+    scope_def_idx: OptAstDefRef
     bstart: ByteStart
     bend: ByteEnd
 
 
 class AstCallArgRow(Row, frozen=True):
     file_id: FileId
-    call_idx: int
-    node_idx: int  # argument expression (the Starred for `*x`, the value for keywords)
+    call_idx: AstCallRef
+    node_idx: AstNodeId  # argument expression (the Starred for `*x`, the value for keywords)
     position: int | None  # null for keyword arguments
     keyword: str | None  # null for positional arguments and `**kw`
     is_starred: bool
@@ -181,41 +187,41 @@ class AstCallArgRow(Row, frozen=True):
 
 class AstImportRow(Row, frozen=True):
     file_id: FileId
-    node_idx: int  # the alias
-    stmt_idx: int
+    node_idx: AstNodeId  # the alias
+    stmt_idx: AstRef
     is_from: bool
     module: str | None
     name: str  # imported name: 'a.b.c' for `import a.b.c`, '*' for a star import
     asname: str | None
     level: int  # 0 for absolute imports
     is_star: bool
-    scope_def_idx: int | None
+    scope_def_idx: OptAstDefRef
     bstart: ByteStart
     bend: ByteEnd
 
 
 class AstAssignmentRow(Row, frozen=True):
     file_id: FileId
-    node_idx: int  # the statement (or NamedExpr)
+    node_idx: AstNodeId  # the statement (or NamedExpr)
     kind: str  # 'assign' | 'annassign' | 'augassign' | 'namedexpr' | 'for' | 'with'
-    target_idx: int
+    target_idx: AstRef
     target_shape: str  # 'name' | 'attribute' | 'subscript' | 'tuple' | 'list' | 'starred'
     target_text: str | None
     element_index: int | None  # index in the enclosing tuple/list target; null otherwise
-    value_idx: int | None
+    value_idx: OptAstRef
     value_shape: str | None
     value_text: str | None
-    scope_def_idx: int | None
+    scope_def_idx: OptAstDefRef
     bstart: ByteStart
     bend: ByteEnd
 
 
 class AstReturnRow(Row, frozen=True):
     file_id: FileId
-    node_idx: int  # Return/Yield/YieldFrom, or a lambda's body
+    node_idx: AstNodeId  # Return/Yield/YieldFrom, or a lambda's body
     kind: str  # 'return' | 'yield' | 'yield_from'
-    def_idx: int | None  # enclosing function/lambda
-    value_idx: int | None
+    def_idx: OptAstDefRef  # enclosing function/lambda
+    value_idx: OptAstRef
     value_shape: str | None
     value_text: str | None
     bstart: ByteStart
@@ -224,8 +230,8 @@ class AstReturnRow(Row, frozen=True):
 
 class AstDocstringRow(Row, frozen=True):
     file_id: FileId
-    owner_idx: int
-    node_idx: int  # the Constant
+    owner_idx: AstRef
+    node_idx: AstNodeId  # the Constant
     value: str
     bstart: ByteStart
     bend: ByteEnd
@@ -233,7 +239,7 @@ class AstDocstringRow(Row, frozen=True):
 
 class AstLiteralRow(Row, frozen=True):
     file_id: FileId
-    node_idx: int
+    node_idx: AstNodeId
     literal_type: str  # 'str' | 'bytes' | 'int' | 'float' | 'complex' | 'bool' | 'none' | ...
     value: str  # repr (source text for f-strings), at most 200 characters
     bstart: ByteStart
@@ -242,9 +248,9 @@ class AstLiteralRow(Row, frozen=True):
 
 class AstAnnotationRow(Row, frozen=True):
     file_id: FileId
-    node_idx: int  # the annotation expression
+    node_idx: AstNodeId  # the annotation expression
     target_kind: str  # 'param' | 'return' | 'assign'
-    target_idx: int  # the arg / def / AnnAssign target
+    target_idx: AstRef  # the arg / def / AnnAssign target
     text: str
     bstart: ByteStart
     bend: ByteEnd
@@ -254,18 +260,18 @@ class AstAllRow(Row, frozen=True):
     file_id: FileId
     name: str
     index: int
-    node_idx: int  # the string Constant
+    node_idx: AstNodeId  # the string Constant
     bstart: ByteStart
     bend: ByteEnd
 
 
 class AstScopeMarkerRow(Row, frozen=True):
     file_id: FileId
-    node_idx: int  # the Global/Nonlocal statement
+    node_idx: AstNodeId  # the Global/Nonlocal statement
     kind: str  # 'global' | 'nonlocal'
     name: str
     index: int
-    scope_def_idx: int | None
+    scope_def_idx: OptAstDefRef
     bstart: ByteStart  # the statement's span (names carry no position)
     bend: ByteEnd
 

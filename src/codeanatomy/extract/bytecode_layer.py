@@ -40,10 +40,13 @@ from typing import Any
 
 from codeanatomy.extract.layer import LayerSpec, RowTuples
 from codeanatomy.extract.schema import (
+    CodeId,
+    CodeRef,
     FileId,
     LineNo,
     OptByteEnd,
     OptByteStart,
+    OptCodeRef,
     OptLineNo,
     Row,
     TableSpec,
@@ -53,8 +56,8 @@ from codeanatomy.scan.source import SourceFile
 
 class BcCodeObjectRow(Row, frozen=True):
     file_id: FileId
-    code_idx: int
-    parent_code_idx: int | None
+    code_idx: CodeId
+    parent_code_idx: OptCodeRef
     name: str
     qualname: str
     firstlineno: LineNo
@@ -74,7 +77,7 @@ class BcCodeObjectRow(Row, frozen=True):
 
 class BcInstructionRow(Row, frozen=True):
     file_id: FileId
-    code_idx: int
+    code_idx: CodeRef
     offset: int
     opname: str
     opcode: int
@@ -89,7 +92,7 @@ class BcInstructionRow(Row, frozen=True):
 
 class BcBlockRow(Row, frozen=True):
     file_id: FileId
-    code_idx: int
+    code_idx: CodeRef
     block_idx: int
     start_offset: int
     end_offset: int
@@ -101,7 +104,7 @@ class BcBlockRow(Row, frozen=True):
 
 class BcCfgEdgeRow(Row, frozen=True):
     file_id: FileId
-    code_idx: int
+    code_idx: CodeRef
     src_block_idx: int
     dst_block_idx: int
     kind: str

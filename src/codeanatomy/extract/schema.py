@@ -77,6 +77,35 @@ OptLineNo = Annotated[
 ]
 
 
+# Node identities and references. ``node_index`` is a row's own node within its file and
+# ``space`` (one index space per parser); a ``node_ref`` points at a node of that space,
+# and ``references`` names the table holding its target when it is narrower than "any
+# node". The semantic compiler infers join keys from exactly these tags.
+def _node(semantic: str, space: str, doc: str, references: str | None = None) -> msgspec.Meta:
+    extra = {"semantic": semantic, "space": space}
+    if references is not None:
+        extra["references"] = references
+    return msgspec.Meta(description=doc, extra=extra)
+
+
+AstNodeId = Annotated[int, _node("node_index", "ast", "pre-order index of the ast node")]
+AstRef = Annotated[int, _node("node_ref", "ast", "an ast node of this file")]
+OptAstRef = Annotated[int | None, _node("node_ref", "ast", "an ast node of this file")]
+AstDefRef = Annotated[
+    int, _node("node_ref", "ast", "the enclosing definition's node", references="ast_defs")
+]
+OptAstDefRef = Annotated[
+    int | None, _node("node_ref", "ast", "the enclosing definition's node", references="ast_defs")
+]
+AstCallRef = Annotated[int, _node("node_ref", "ast", "the call's node", references="ast_calls")]
+ScopeId = Annotated[int, _node("node_index", "scope", "pre-order index of the symtable block")]
+OptScopeRef = Annotated[int | None, _node("node_ref", "scope", "a symtable block of this file")]
+ScopeRef = Annotated[int, _node("node_ref", "scope", "a symtable block of this file")]
+CodeId = Annotated[int, _node("node_index", "code", "pre-order index of the code object")]
+OptCodeRef = Annotated[int | None, _node("node_ref", "code", "a code object of this file")]
+CodeRef = Annotated[int, _node("node_ref", "code", "a code object of this file")]
+
+
 @dataclass(frozen=True)
 class TableSpec:
     """An evidence table: its name and its row declaration."""

@@ -33,7 +33,10 @@ from codeanatomy.extract.schema import (
     OptByteEnd,
     OptByteStart,
     OptLineNo,
+    OptScopeRef,
     Row,
+    ScopeId,
+    ScopeRef,
     TableSpec,
 )
 from codeanatomy.scan.source import SourceFile
@@ -41,8 +44,8 @@ from codeanatomy.scan.source import SourceFile
 
 class SymScopeRow(Row, frozen=True):
     file_id: FileId
-    scope_idx: int
-    parent_scope_idx: int | None
+    scope_idx: ScopeId
+    parent_scope_idx: OptScopeRef
     scope_type: str
     name: str
     lineno: OptLineNo
@@ -58,7 +61,7 @@ class SymScopeRow(Row, frozen=True):
 
 class SymSymbolRow(Row, frozen=True):
     file_id: FileId
-    scope_idx: int
+    scope_idx: ScopeRef
     name: str
     is_referenced: bool
     is_imported: bool
