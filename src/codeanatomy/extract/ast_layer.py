@@ -69,6 +69,8 @@ from codeanatomy.extract.schema import (
     OptAstRef,
     OptByteEnd,
     OptByteStart,
+    OptNameEnd,
+    OptNameStart,
     Row,
     TableSpec,
 )
@@ -98,8 +100,8 @@ class AstDefRow(Row, frozen=True):
     parent_def_idx: OptAstDefRef
     bstart: ByteStart  # first decorator's '@' when decorated
     bend: ByteEnd
-    name_bstart: OptByteStart
-    name_bend: OptByteEnd
+    name_bstart: OptNameStart
+    name_bend: OptNameEnd
     is_async: bool
     is_method: bool  # function whose enclosing def is a class
     decorator_count: int

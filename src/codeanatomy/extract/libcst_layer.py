@@ -21,7 +21,15 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, cast
 
 from codeanatomy.extract.layer import LayerRows, LayerSpec, RowTuples
-from codeanatomy.extract.schema import ByteEnd, ByteStart, FileId, Row, TableSpec
+from codeanatomy.extract.schema import (
+    ByteEnd,
+    ByteStart,
+    FileId,
+    NameEnd,
+    NameStart,
+    Row,
+    TableSpec,
+)
 from codeanatomy.scan.source import SourceFile
 
 if TYPE_CHECKING:
@@ -57,8 +65,8 @@ class CstDefRow(Row, frozen=True):
     qualified_name: str | None  # e.g. 'Derived.run', 'make_adder.<locals>.add'
     bstart: ByteStart
     bend: ByteEnd
-    name_bstart: ByteStart
-    name_bend: ByteEnd
+    name_bstart: NameStart
+    name_bend: NameEnd
 
 
 class CstCallRow(Row, frozen=True):

@@ -76,6 +76,37 @@ OptLineNo = Annotated[
     msgspec.Meta(description="1-based line number", extra={"semantic": "line", "arrow": "int32"}),
 ]
 
+NameStart = Annotated[
+    int,
+    msgspec.Meta(
+        ge=0,
+        description="start of the identifier's span (raw bytes)",
+        extra={"semantic": "name_span_start", "span_unit": "byte"},
+    ),
+]
+NameEnd = Annotated[
+    int,
+    msgspec.Meta(
+        ge=0,
+        description="end of the identifier's span (raw bytes, exclusive)",
+        extra={"semantic": "name_span_end", "span_unit": "byte"},
+    ),
+]
+OptNameStart = Annotated[
+    int | None,
+    msgspec.Meta(
+        description="start of the identifier's span (raw bytes)",
+        extra={"semantic": "name_span_start", "span_unit": "byte"},
+    ),
+]
+OptNameEnd = Annotated[
+    int | None,
+    msgspec.Meta(
+        description="end of the identifier's span (raw bytes, exclusive)",
+        extra={"semantic": "name_span_end", "span_unit": "byte"},
+    ),
+]
+
 
 # Node identities and references. ``node_index`` is a row's own node within its file and
 # ``space`` (one index space per parser); a ``node_ref`` points at a node of that space,

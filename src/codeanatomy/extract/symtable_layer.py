@@ -33,6 +33,8 @@ from codeanatomy.extract.schema import (
     OptByteEnd,
     OptByteStart,
     OptLineNo,
+    OptNameEnd,
+    OptNameStart,
     OptScopeRef,
     Row,
     ScopeId,
@@ -55,8 +57,8 @@ class SymScopeRow(Row, frozen=True):
     bstart: OptByteStart
     bend: OptByteEnd
     def_node_kind: str | None
-    name_bstart: OptByteStart
-    name_bend: OptByteEnd
+    name_bstart: OptNameStart
+    name_bend: OptNameEnd
 
 
 class SymSymbolRow(Row, frozen=True):

@@ -32,6 +32,8 @@ from codeanatomy.extract.schema import (
     ByteStart,
     FileId,
     LineNo,
+    NameEnd,
+    NameStart,
     OptByteStart,
     Row,
     TableSpec,
@@ -43,8 +45,20 @@ def _doc(text: str) -> msgspec.Meta:
     return msgspec.Meta(description=text)
 
 
-NodeIdx = Annotated[int, _doc("pre-order index of the node among the file's ts_nodes (root: 0)")]
-OptNodeIdx = Annotated[int | None, _doc("node_idx of the parent (null: none)")]
+NodeIdx = Annotated[
+    int,
+    msgspec.Meta(
+        description="pre-order index of the node among the file's ts_nodes (root: 0)",
+        extra={"semantic": "node_index", "space": "ts"},
+    ),
+]
+OptNodeIdx = Annotated[
+    int | None,
+    msgspec.Meta(
+        description="node_idx of the parent (null: none)",
+        extra={"semantic": "node_ref", "space": "ts"},
+    ),
+]
 
 
 class TsNodeRow(Row, frozen=True):
@@ -88,14 +102,20 @@ class TsDefRow(Row, frozen=True):
     kind: Annotated[str, _doc("class | function | async_function")]
     name: str
     qualname: Annotated[str, _doc("dotted local qualname (Class.method, outer.inner)")]
-    parent_def_idx: Annotated[int | None, _doc("node_idx of the enclosing definition")]
+    parent_def_idx: Annotated[
+        int | None,
+        msgspec.Meta(
+            description="node_idx of the enclosing definition",
+            extra={"semantic": "node_ref", "space": "ts", "references": "ts_defs"},
+        ),
+    ]
     is_method: Annotated[bool, _doc("a function whose enclosing definition is a class")]
     in_error: Annotated[bool, _doc("the definition holds, sits in or borders an ERROR node")]
     bstart: ByteStart
     bend: ByteEnd
     decorated_bstart: OptByteStart
-    name_bstart: ByteStart
-    name_bend: ByteEnd
+    name_bstart: NameStart
+    name_bend: NameEnd
 
 
 TS_NODES = TableSpec(
