@@ -1,0 +1,1 @@
+"""Stage 4: planning authority — DataFusion plans, lineage, schedule and compiled policy."""

@@ -1,0 +1,254 @@
+"""View builders: IR views → DataFusion DataFrames (DataFrame API, built-in functions only).
+
+Each builder reads its inputs with ``ctx.table(...)`` — evidence tables and other views
+by name — so the planner can read the dependencies off the plan. Node ids and edge ids
+use :func:`stable_id_expr`, the plan twin of :func:`codeanatomy.ids.stable_id`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial, reduce
+
+import pyarrow as pa
+from datafusion import DataFrame, Expr, SessionContext, col, lit
+from datafusion import functions as f
+
+from codeanatomy.plan.exprs import stable_id_expr
+from codeanatomy.plan.views import ViewDefinition
+from codeanatomy.semantics.compiler import IREndpoint, IRView, IRWhere, SemanticProgramManifest
+from codeanatomy.semantics.cpg_schema import CPG_EDGES, CPG_NODES, CPG_PROPS
+
+_RIGHT = "r__"  # prefix of the right side's columns in a joined relationship
+_LAYER_ROOTS = {"ast": ("ast_nodes", "node_idx")}  # the table whose rows prove a layer read a file
+
+
+def view_definitions(manifest: SemanticProgramManifest) -> list[ViewDefinition]:
+    """One :class:`ViewDefinition` per IR view, in IR order."""
+    views = manifest.ir.views
+    entities = [v for v in views if v.kind == "entity"]
+    edges = [v for v in views if v.kind == "relationship"]
+    result: list[ViewDefinition] = []
+    for view in views:
+        if view.kind == "files":
+            result.append(ViewDefinition(view.name, _files, doc="file id, path, module name"))
+        elif view.kind == "entity":
+            claims = [
+                e.name
+                for e in entities
+                if e.space == view.space and e is not view and not e.residual
+            ]
+            result.append(ViewDefinition(view.name, partial(_entity, view, claims)))
+        elif view.kind == "relationship":
+            result.append(ViewDefinition(view.name, partial(_relationship, view)))
+        elif view.name == "cpg_nodes":
+            result.append(ViewDefinition(view.name, partial(_nodes, entities), role="output"))
+        elif view.name == "cpg_edges":
+            result.append(ViewDefinition(view.name, partial(_edges, edges), role="output"))
+        elif view.name == "cpg_props":
+            result.append(
+                ViewDefinition(view.name, partial(_props, entities, edges), role="output")
+            )
+    return result
+
+
+def _files(ctx: SessionContext) -> DataFrame:
+    path = col("path")
+    stem = f.regexp_replace(path, lit(r"(/__init__)?\.pyi?$"), lit(""))
+    return ctx.table("repo_files").select(
+        col("file_id"), path, f.replace(stem, lit("/"), lit(".")).alias("module")
+    )
+
+
+def _filtered(ctx: SessionContext, table: str, where: Sequence[IRWhere]) -> DataFrame:
+    df = ctx.table(table)
+    for w in where:
+        df = df.filter(_predicate(w))
+    return df
+
+
+def _predicate(w: IRWhere) -> Expr:
+    column = col(w.column)
+    if w.op == "is null":
+        return column.is_null()
+    if w.op == "is not null":
+        return column.is_not_null()
+    if w.op in ("in", "not in"):
+        values = [lit(v) for v in (w.value if isinstance(w.value, list) else [w.value])]
+        return f.in_list(column, values, negated=w.op == "not in")
+    value = lit(w.value)
+    return column == value if w.op == "=" else column != value
+
+
+def _without_layer(ctx: SessionContext, df: DataFrame, layer: str) -> DataFrame:
+    """Rows of files the named layer could not read (tree-sitter standing in for it)."""
+    table, index = _LAYER_ROOTS[layer]
+    read = ctx.table(table).filter(col(index) == lit(0)).select(col("file_id").alias("l__fid"))
+    return df.join(read, left_on="file_id", right_on="l__fid", how="anti")
+
+
+def _entity(view: IRView, claims: Sequence[str], ctx: SessionContext) -> DataFrame:
+    assert view.source is not None
+    df = _filtered(ctx, view.source, view.where)
+    if view.fallback_for is not None:
+        df = _without_layer(ctx, df, view.fallback_for)
+    if view.residual:
+        for other in claims:
+            taken = ctx.table(other).select(
+                col("file_id").alias("c__fid"), col("c__idx").alias("c__idx")
+            )
+            df = df.join(
+                taken,
+                left_on=["file_id", _id_columns(view)[0]],
+                right_on=["c__fid", "c__idx"],
+                how="anti",
+            )
+    files = ctx.table("files").select(
+        col("file_id").alias("f__fid"),
+        col("path").alias("f__path"),
+        col("module").alias("f__module"),
+    )
+    df = df.join(files, left_on="file_id", right_on="f__fid", how="inner")
+    if view.space == "file":
+        node_id = col("file_id")
+    else:
+        node_id = stable_id_expr(view.space or "", col("file_id"), *map(col, _id_columns(view)))
+    if view.file_span:
+        bstart, bend = lit(0).cast(pa.int64()), col("size").cast(pa.int64())
+    elif view.span is not None:
+        bstart, bend = col(view.span[0]), col(view.span[1])
+    else:
+        bstart = bend = lit(None).cast(pa.int64())
+    if view.module_qualname:
+        qualname = col("f__module")
+    elif view.qualname_column:
+        qualname = f.concat(col("f__module"), lit("."), col(view.qualname_column))
+    else:
+        qualname = lit(None).cast(pa.string())
+    name = col(view.name_column) if view.name_column else lit(None).cast(pa.string())
+    index_col = _id_columns(view)[0] if _id_columns(view) else "file_id"
+    extra = [col(p).alias(f"p__{p}") for p in view.props]
+    return df.select(
+        node_id.alias("node_id"),
+        lit(view.node_or_edge_kind).alias("node_kind"),
+        col("file_id"),
+        col("f__path").alias("path"),
+        bstart.alias("bstart"),
+        bend.alias("bend"),
+        name.alias("name"),
+        qualname.alias("qualname"),
+        lit(view.source).alias("origin"),
+        col(index_col).alias("c__idx"),
+        *extra,
+    )
+
+
+def _id_columns(view: IRView) -> list[str]:
+    assert view.id_columns is not None, f"{view.name}: id columns are inferred at compile time"
+    return view.id_columns
+
+
+def _endpoint(endpoint: IREndpoint, file_id: Expr) -> Expr:
+    if endpoint.space == "file":
+        return file_id
+    prefix = _RIGHT if endpoint.side == "right" else ""
+    parts = [col(prefix + c) for c in endpoint.columns]
+    if endpoint.default is not None:
+        if parts:
+            parts[0] = f.coalesce(parts[0], lit(endpoint.default))
+        else:
+            parts = [lit(endpoint.default)]
+    return stable_id_expr(endpoint.space, file_id, *parts)
+
+
+def _relationship(view: IRView, ctx: SessionContext) -> DataFrame:
+    assert view.source is not None and view.src is not None and view.dst is not None
+    df = _filtered(ctx, view.source, view.where)
+    if view.fallback_for is not None:
+        df = _without_layer(ctx, df, view.fallback_for)
+    if view.join is not None:
+        right = _filtered(ctx, view.join.right, view.join.where)
+        right = right.select(*[col(c).alias(_RIGHT + c) for c in right.schema().names])
+        left_on = [left for left, _ in view.join.keys]
+        right_on = [_RIGHT + r for _, r in view.join.keys]
+        df = df.join(right, left_on=left_on, right_on=right_on, how="inner")
+    files = ctx.table("files").select(col("file_id").alias("f__fid"), col("path").alias("f__path"))
+    df = df.join(files, left_on="file_id", right_on="f__fid", how="inner")
+    src = _endpoint(view.src, col("file_id"))
+    dst = _endpoint(view.dst, col("file_id"))
+    span = view.span
+    bstart = col(span[0]) if span else lit(None).cast(pa.int64())
+    bend = col(span[1]) if span else lit(None).cast(pa.int64())
+    kind = view.node_or_edge_kind or ""
+    extra = [col(p).alias(f"p__{p}") for p in view.props]
+    return df.select(
+        stable_id_expr("edge", lit(kind), src, dst).alias("edge_id"),
+        lit(kind).alias("edge_kind"),
+        src.alias("src_node_id"),
+        dst.alias("dst_node_id"),
+        col("file_id"),
+        col("f__path").alias("path"),
+        bstart.alias("bstart"),
+        bend.alias("bend"),
+        lit(view.source).alias("origin"),
+        lit(view.resolution_method).cast(pa.string()).alias("resolution_method"),
+        lit(view.edge_confidence).alias("confidence"),
+        *extra,
+    )
+
+
+def _conform(df: DataFrame, schema: pa.Schema) -> DataFrame:
+    names = set(df.schema().names)
+    return df.select(
+        *[
+            (col(fld.name) if fld.name in names else lit(None)).cast(fld.type).alias(fld.name)
+            for fld in schema
+        ]
+    )
+
+
+def _union(frames: Sequence[DataFrame]) -> DataFrame:
+    return reduce(lambda a, b: a.union(b), frames)
+
+
+def _nodes(entities: Sequence[IRView], ctx: SessionContext) -> DataFrame:
+    return _union([_conform(ctx.table(v.name), CPG_NODES) for v in entities])
+
+
+def _edges(edges: Sequence[IRView], ctx: SessionContext) -> DataFrame:
+    return _union([_conform(ctx.table(v.name), CPG_EDGES) for v in edges])
+
+
+def _props(entities: Sequence[IRView], edges: Sequence[IRView], ctx: SessionContext) -> DataFrame:
+    frames = []
+    for view in [*entities, *edges]:
+        id_column = "node_id" if view.kind == "entity" else "edge_id"
+        table = ctx.table(view.name)
+        types = {field.name: field.type for field in table.schema()}
+        for prop in view.props:
+            value = col(f"p__{prop}")
+            value_type = _value_type(types[f"p__{prop}"])
+            frames.append(
+                _conform(
+                    table.filter(value.is_not_null()).select(
+                        lit("node" if view.kind == "entity" else "edge").alias("entity_kind"),
+                        col(id_column).alias("entity_id"),
+                        col("file_id"),
+                        lit(prop).alias("prop_key"),
+                        lit(value_type).alias("value_type"),
+                        value.alias(f"value_{value_type}"),
+                    ),
+                    CPG_PROPS,
+                )
+            )
+    return _union(frames)
+
+
+def _value_type(arrow_type: pa.DataType) -> str:
+    if pa.types.is_boolean(arrow_type):
+        return "bool"
+    if pa.types.is_integer(arrow_type):
+        return "int"
+    if pa.types.is_floating(arrow_type):
+        return "float"
+    return "string"

@@ -1,0 +1,1 @@
+"""Stage 3: the data-operations mapping (entity and relationship specs) and its compiler."""
