@@ -1,0 +1,1 @@
+"""Stage 5: execution of the schedule under the compiled policy."""
