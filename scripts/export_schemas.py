@@ -15,7 +15,18 @@ from typing import Any
 import msgspec
 
 from codeanatomy.artifacts import ARTIFACT_TYPES
+from codeanatomy.execute.runner import ExecutionReport
 from codeanatomy.extract.catalog import all_tables
+from codeanatomy.pipeline import DecisionProvenance, GraphSummary, PlanBundles
+from codeanatomy.plan.contracts import (
+    CompiledExecutionPolicy,
+    InferredDeps,
+    Lineage,
+    PlanBundle,
+    TaskSchedule,
+)
+from codeanatomy.semantics.compiler import SemanticProgramManifest
+from codeanatomy.semantics.decisions import Decision
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 
@@ -31,7 +42,21 @@ def _evidence_schema() -> dict[str, Any]:
 
 
 def _artifact_schema() -> dict[str, Any]:
-    _, components = msgspec.json.schema_components(ARTIFACT_TYPES)
+    types = (
+        *ARTIFACT_TYPES,
+        SemanticProgramManifest,
+        PlanBundle,
+        Lineage,
+        InferredDeps,
+        TaskSchedule,
+        CompiledExecutionPolicy,
+        Decision,
+        GraphSummary,
+        ExecutionReport,
+        PlanBundles,
+        DecisionProvenance,
+    )
+    _, components = msgspec.json.schema_components(types)
     return {"title": "CodeAnatomy artifacts", "$defs": components}
 
 

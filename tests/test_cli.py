@@ -60,11 +60,17 @@ def test_build_prints_a_summary_and_json(messy_repo, tmp_path):
     assert text.returncode == 0, text.stderr
     assert "files: 14 (binary 1, ok 13)" in text.stdout
     assert "errors by layer:" in text.stdout and "ast_nodes" in text.stdout
+    assert "graph:" in text.stdout and "MODULE 13" in text.stdout
     as_json = run(
         "build", str(messy_repo), "--out", str(tmp_path / "b"), "--json", "--layers", "ast"
     )
     assert as_json.returncode == 0, as_json.stderr
-    manifest = json.loads(as_json.stdout)
+    summary = json.loads(as_json.stdout)
+    manifest = summary["evidence"]
     assert [layer["name"] for layer in manifest["layers"]] == ["ast"]
     assert manifest["files"] == 14
     assert manifest["errors_by_layer"]["scan"] == 1
+    # with only the ast layer, the graph still builds: the other layers' tables are empty
+    assert summary["graph"]["nodes_by_kind"]["FILE"] == 14
+    assert "SCOPE" not in summary["graph"]["nodes_by_kind"]
+    assert summary["graph"]["edges_by_kind"]["AST"] > 0

@@ -7,6 +7,7 @@ usage problem is one line on stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,8 +34,9 @@ def _parser() -> argparse.ArgumentParser:
 
     build = commands.add_parser(
         "build",
-        help="scan a repository and extract its evidence tables",
-        description="Scan REPO and write evidence Delta tables under OUT/evidence.",
+        help="build the Code Property Graph of a repository",
+        description="Scan REPO, write evidence Delta tables under OUT/evidence and compile "
+        "them into OUT/cpg_nodes, OUT/cpg_edges and OUT/cpg_props.",
     )
     build.add_argument("repo", type=Path, metavar="REPO", help="repository directory")
     build.add_argument(
@@ -81,19 +83,46 @@ def _parser() -> argparse.ArgumentParser:
     )
     build.add_argument("--json", action="store_true", help="print the run manifest as JSON")
     build.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+
+    query = commands.add_parser(
+        "query",
+        help="run a read-only SQL query over a build's tables",
+        description="Run one read-only SQL query over the Delta tables of OUT: evidence "
+        "tables by name (e.g. repo_files, ast_calls) and cpg_nodes, cpg_edges, cpg_props. "
+        "DDL, DML, COPY and SET are refused.",
+    )
+    query.add_argument("out", type=Path, metavar="OUT", help="output directory of a build")
+    query.add_argument("sql", metavar="SQL", help="one SQL query, e.g. 'SELECT * FROM repo_files'")
+    query.add_argument(
+        "--format", choices=("table", "json", "csv"), default="table", help="default: table"
+    )
+    query.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        metavar="N",
+        help="at most N rows (default: 1000 for table, all for json and csv; 0: no limit)",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "build":
-        return _build(args)
+    try:
+        if args.command == "build":
+            return _build(args)
+        if args.command == "query":
+            return _query(args)
+    except BrokenPipeError:  # `codeanatomy query ... | head`: the reader left, not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     raise AssertionError(args.command)  # argparse rejects unknown commands
 
 
 def _build(args: argparse.Namespace) -> int:
-    from codeanatomy.build import DEFAULT_MAX_FILE_BYTES, BuildOptions, UsageError, build
-    from codeanatomy.surfaces.report import BuildProgress, render_manifest
+    from codeanatomy.build import DEFAULT_MAX_FILE_BYTES, BuildOptions, UsageError
+    from codeanatomy.pipeline import run
+    from codeanatomy.surfaces.report import BuildProgress, render_build
 
     out = args.out or Path("codeanatomy-out") / (args.repo.resolve().name or "repo")
     if args.jobs < 0:
@@ -112,13 +141,24 @@ def _build(args: argparse.Namespace) -> int:
     show_bar = sys.stderr.isatty() and not args.no_progress and not args.json
     try:
         with BuildProgress(enabled=show_bar) as progress:
-            manifest = build(options, progress.hooks())
+            result = run(options, progress.hooks())
     except UsageError as exc:
         return _usage(str(exc))
     except KeyboardInterrupt:
         print("codeanatomy: interrupted", file=sys.stderr)
         return 130
-    sys.stdout.write(render_manifest(manifest, as_json=args.json))
+    sys.stdout.write(render_build(result.evidence, result.graph, as_json=args.json))
+    return 0
+
+
+def _query(args: argparse.Namespace) -> int:
+    from codeanatomy.surfaces.query import QueryError, run_query
+
+    try:
+        text = run_query(args.out, args.sql, args.format, args.limit)
+    except QueryError as exc:
+        return _usage(str(exc))
+    sys.stdout.write(text)
     return 0
 
 

@@ -16,6 +16,7 @@ from rich.progress import (
 
 from codeanatomy.artifacts import RunManifest
 from codeanatomy.build import Progress as BuildHooks
+from codeanatomy.pipeline import GraphSummary
 
 
 class BuildProgress:
@@ -62,10 +63,29 @@ class BuildProgress:
         return BuildHooks(on_files_found=found, on_files_done=done)
 
 
-def render_manifest(manifest: RunManifest, *, as_json: bool) -> str:
-    """The summary printed after a build."""
+def render_build(manifest: RunManifest, graph: GraphSummary, *, as_json: bool) -> str:
+    """The summary printed after a build: evidence, then the graph."""
     if as_json:
-        return msgspec.json.format(msgspec.json.encode(manifest), indent=2).decode() + "\n"
+        payload = msgspec.json.encode({"evidence": manifest, "graph": graph})
+        return msgspec.json.format(payload, indent=2).decode() + "\n"
+    lines = [render_manifest(manifest).rstrip("\n"), "graph:"]
+    lines.append(
+        f"  nodes {sum(graph.nodes_by_kind.values()):,}: "
+        + ", ".join(f"{k} {v:,}" for k, v in graph.nodes_by_kind.items())
+    )
+    lines.append(
+        f"  edges {sum(graph.edges_by_kind.values()):,}: "
+        + ", ".join(f"{k} {v:,}" for k, v in graph.edges_by_kind.items())
+    )
+    lines.append(f"  props {graph.props:,}")
+    lines.append(
+        "  seconds: " + ", ".join(f"{k} {v:.2f}s" for k, v in graph.seconds_by_stage.items())
+    )
+    return "\n".join(lines) + "\n"
+
+
+def render_manifest(manifest: RunManifest) -> str:
+    """The evidence part of the summary."""
     statuses = ", ".join(f"{k} {v}" for k, v in manifest.file_statuses.items()) or "none"
     lines = [
         f"built {manifest.repo} -> {manifest.out}",

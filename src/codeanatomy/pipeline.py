@@ -1,0 +1,160 @@
+"""The whole build: evidence, then the one compile, planning, schedule, policy, execution.
+
+This is the only caller of :func:`compile_program` (the drift checker enforces it) and the
+only place the run's single ``SessionContext`` is created; every later stage receives the
+manifest and that context.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+
+from codeanatomy.artifacts import RunManifest, write_artifact
+from codeanatomy.build import ARTIFACTS_DIR, EVIDENCE_DIR, BuildOptions, Progress, build
+from codeanatomy.extract.catalog import all_tables
+from codeanatomy.plan.builders import view_definitions
+from codeanatomy.plan.bundle import PlannedProgram, plan_views
+from codeanatomy.plan.contracts import (
+    CompiledExecutionPolicy,
+    InferredDeps,
+    Lineage,
+    PlanBundle,
+    TaskSchedule,
+)
+from codeanatomy.plan.policy import compile_policy, decisions
+from codeanatomy.plan.schedule import (
+    build_task_graph,
+    check_plan_schedule,
+    estimate_costs,
+    schedule,
+)
+from codeanatomy.plan.session import new_session, register_delta_tables
+from codeanatomy.semantics.compiler import SemanticProgramManifest, compile_program
+from codeanatomy.semantics.decisions import Decision
+from codeanatomy.semantics.mapping import ENTITIES, RELATIONSHIPS
+
+
+class GraphSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """What the graph stages produced and spent (added to the run manifest's artifacts)."""
+
+    semantic_fingerprint: str
+    policy_fingerprint: str
+    nodes_by_kind: dict[str, int]
+    edges_by_kind: dict[str, int]
+    props: int
+    seconds_by_stage: dict[str, float]
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    evidence: RunManifest
+    graph: GraphSummary
+
+
+class PlanScheduleMismatch(RuntimeError):
+    """A scheduled task whose inferred deps do not match its plan bundle."""
+
+
+def run(options: BuildOptions, progress: Progress | None = None) -> BuildResult:
+    """Build the evidence and compile it into ``cpg_nodes``/``cpg_edges``/``cpg_props``."""
+    evidence = build(options, progress)
+    out = Path(evidence.out)
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    ctx = new_session()
+    tables = all_tables()
+    versions = register_delta_tables(ctx, out / EVIDENCE_DIR, [t.name for t in tables])
+    manifest = compile_program(ENTITIES, RELATIONSHIPS, {t.name: t.schema for t in tables}, out)
+    views = view_definitions(manifest)
+    seconds["compile"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    planned = plan_views(ctx, views, versions)
+    frames = {}
+    for view in views:  # frames over the real upstream views, for plan statistics
+        frames[view.name] = view.build(ctx)
+        ctx.register_view(view.name, frames[view.name])
+    costs = estimate_costs(frames, planned.deps)
+    for view in views:
+        ctx.deregister_table(view.name)
+    graph = build_task_graph(planned.deps)
+    task_schedule = schedule(graph, costs)
+    fingerprints = {name: bundle.fingerprint for name, bundle in planned.bundles.items()}
+    problems = check_plan_schedule(task_schedule, planned.deps, fingerprints)
+    if problems:
+        raise PlanScheduleMismatch("; ".join(problems))
+    roles = {view.name: view.role for view in views}
+    policy = compile_policy(graph, planned.deps, roles, planned.schemas, costs)
+    seconds["plan"] = time.perf_counter() - started
+
+    from codeanatomy.execute.runner import execute
+
+    started = time.perf_counter()
+    execute(ctx, {v.name: v for v in views}, task_schedule, policy, planned.deps, out)
+    seconds["execute"] = time.perf_counter() - started
+
+    summary = GraphSummary(
+        semantic_fingerprint=manifest.fingerprint,
+        policy_fingerprint=policy.fingerprint,
+        nodes_by_kind=_counts(ctx, "cpg_nodes", "node_kind"),
+        edges_by_kind=_counts(ctx, "cpg_edges", "edge_kind"),
+        props=ctx.table("cpg_props").count(),
+        seconds_by_stage={k: round(v, 3) for k, v in seconds.items()},
+    )
+    _write_artifacts(out / ARTIFACTS_DIR, manifest, planned, task_schedule, policy, summary)
+    return BuildResult(evidence=evidence, graph=summary)
+
+
+def _counts(ctx: object, table: str, column: str) -> dict[str, int]:
+    from datafusion import SessionContext, col
+    from datafusion import functions as f
+
+    assert isinstance(ctx, SessionContext)
+    rows = (
+        ctx.table(table)
+        .aggregate([col(column)], [f.count(col(column)).alias("n")])
+        .sort(col(column))
+        .to_pylist()
+    )
+    return {row[column]: row["n"] for row in rows}
+
+
+def _write_artifacts(
+    directory: Path,
+    manifest: SemanticProgramManifest,
+    planned: PlannedProgram,
+    task_schedule: TaskSchedule,
+    policy: CompiledExecutionPolicy,
+    summary: GraphSummary,
+) -> None:
+    write_artifact(directory / "semantic_manifest.json", manifest)
+    write_artifact(
+        directory / "plan_bundles.json",
+        PlanBundles(
+            bundles=list(planned.bundles.values()),
+            lineage=list(planned.lineage.values()),
+            deps=list(planned.deps.values()),
+        ),
+    )
+    write_artifact(directory / "schedule.json", task_schedule)
+    write_artifact(directory / "compiled_policy.json", policy)
+    write_artifact(directory / "decisions.json", DecisionProvenance(decisions=decisions(policy)))
+    write_artifact(directory / "graph_summary.json", summary)
+
+
+class PlanBundles(msgspec.Struct, frozen=True, kw_only=True):
+    """Every view's plan bundle, lineage and inferred dependencies."""
+
+    bundles: list[PlanBundle]
+    lineage: list[Lineage]
+    deps: list[InferredDeps]
+
+
+class DecisionProvenance(msgspec.Struct, frozen=True, kw_only=True):
+    """Every inferred decision of the run, with its confidence and evidence."""
+
+    decisions: list[Decision]
