@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
+from datafusion import SessionContext
 
 from codeanatomy.artifacts import RunManifest, write_artifact
 from codeanatomy.build import ARTIFACTS_DIR, EVIDENCE_DIR, BuildOptions, Progress, build
@@ -33,9 +34,11 @@ from codeanatomy.plan.schedule import (
     schedule,
 )
 from codeanatomy.plan.session import new_session, register_delta_tables
+from codeanatomy.plan.views import ViewDefinition
 from codeanatomy.semantics.compiler import SemanticProgramManifest, compile_program
 from codeanatomy.semantics.decisions import Decision
 from codeanatomy.semantics.mapping import ENTITIES, RELATIONSHIPS
+from codeanatomy.semantics.resolution import RULES
 
 
 class GraphSummary(msgspec.Struct, frozen=True, kw_only=True):
@@ -59,16 +62,27 @@ class PlanScheduleMismatch(RuntimeError):
     """A scheduled task whose inferred deps do not match its plan bundle."""
 
 
-def run(options: BuildOptions, progress: Progress | None = None) -> BuildResult:
-    """Build the evidence and compile it into ``cpg_nodes``/``cpg_edges``/``cpg_props``."""
-    evidence = build(options, progress)
-    out = Path(evidence.out)
+@dataclass(frozen=True)
+class PreparedProgram:
+    """A compiled and planned program, ready to execute (what ``plan`` shows)."""
+
+    manifest: SemanticProgramManifest
+    views: list[ViewDefinition]
+    planned: PlannedProgram
+    schedule: TaskSchedule
+    policy: CompiledExecutionPolicy
+    seconds_by_stage: dict[str, float]
+
+
+def prepare(ctx: SessionContext, out: Path) -> PreparedProgram:
+    """Compile the mapping once and derive plans, schedule and policy (no execution)."""
     seconds: dict[str, float] = {}
     started = time.perf_counter()
-    ctx = new_session()
     tables = all_tables()
     versions = register_delta_tables(ctx, out / EVIDENCE_DIR, [t.name for t in tables])
-    manifest = compile_program(ENTITIES, RELATIONSHIPS, {t.name: t.schema for t in tables}, out)
+    manifest = compile_program(
+        ENTITIES, RELATIONSHIPS, {t.name: t.schema for t in tables}, out, rules=RULES
+    )
     views = view_definitions(manifest)
     seconds["compile"] = time.perf_counter() - started
 
@@ -90,30 +104,40 @@ def run(options: BuildOptions, progress: Progress | None = None) -> BuildResult:
     roles = {view.name: view.role for view in views}
     policy = compile_policy(graph, planned.deps, roles, planned.schemas, costs)
     seconds["plan"] = time.perf_counter() - started
+    return PreparedProgram(manifest, views, planned, task_schedule, policy, seconds)
+
+
+def run(options: BuildOptions, progress: Progress | None = None) -> BuildResult:
+    """Build the evidence and compile it into ``cpg_nodes``/``cpg_edges``/``cpg_props``."""
+    evidence = build(options, progress)
+    out = Path(evidence.out)
+    ctx = new_session()
+    program = prepare(ctx, out)
+    seconds = dict(program.seconds_by_stage)
 
     from codeanatomy.execute.runner import execute
 
     started = time.perf_counter()
-    execute(ctx, {v.name: v for v in views}, task_schedule, policy, planned.deps, out)
+    views = {v.name: v for v in program.views}
+    execute(ctx, views, program.schedule, program.policy, program.planned.deps, out)
     seconds["execute"] = time.perf_counter() - started
 
     summary = GraphSummary(
-        semantic_fingerprint=manifest.fingerprint,
-        policy_fingerprint=policy.fingerprint,
+        semantic_fingerprint=program.manifest.fingerprint,
+        policy_fingerprint=program.policy.fingerprint,
         nodes_by_kind=_counts(ctx, "cpg_nodes", "node_kind"),
         edges_by_kind=_counts(ctx, "cpg_edges", "edge_kind"),
         props=ctx.table("cpg_props").count(),
         seconds_by_stage={k: round(v, 3) for k, v in seconds.items()},
     )
-    _write_artifacts(out / ARTIFACTS_DIR, manifest, planned, task_schedule, policy, summary)
+    _write_artifacts(out / ARTIFACTS_DIR, program, summary)
     return BuildResult(evidence=evidence, graph=summary)
 
 
-def _counts(ctx: object, table: str, column: str) -> dict[str, int]:
-    from datafusion import SessionContext, col
+def _counts(ctx: SessionContext, table: str, column: str) -> dict[str, int]:
+    from datafusion import col
     from datafusion import functions as f
 
-    assert isinstance(ctx, SessionContext)
     rows = (
         ctx.table(table)
         .aggregate([col(column)], [f.count(col(column)).alias("n")])
@@ -123,14 +147,9 @@ def _counts(ctx: object, table: str, column: str) -> dict[str, int]:
     return {row[column]: row["n"] for row in rows}
 
 
-def _write_artifacts(
-    directory: Path,
-    manifest: SemanticProgramManifest,
-    planned: PlannedProgram,
-    task_schedule: TaskSchedule,
-    policy: CompiledExecutionPolicy,
-    summary: GraphSummary,
-) -> None:
+def _write_artifacts(directory: Path, program: PreparedProgram, summary: GraphSummary) -> None:
+    manifest, planned = program.manifest, program.planned
+    task_schedule, policy = program.schedule, program.policy
     write_artifact(directory / "semantic_manifest.json", manifest)
     write_artifact(
         directory / "plan_bundles.json",

@@ -27,7 +27,9 @@ def view_definitions(manifest: SemanticProgramManifest) -> list[ViewDefinition]:
     """One :class:`ViewDefinition` per IR view, in IR order."""
     views = manifest.ir.views
     entities = [v for v in views if v.kind == "entity"]
+    entities += [v for v in views if v.kind == "rule" and v.produces == "nodes"]
     edges = [v for v in views if v.kind == "relationship"]
+    edges += [v for v in views if v.kind == "rule" and v.produces == "edges"]
     result: list[ViewDefinition] = []
     for view in views:
         if view.kind == "files":
@@ -41,6 +43,8 @@ def view_definitions(manifest: SemanticProgramManifest) -> list[ViewDefinition]:
             result.append(ViewDefinition(view.name, partial(_entity, view, claims)))
         elif view.kind == "relationship":
             result.append(ViewDefinition(view.name, partial(_relationship, view)))
+        elif view.kind == "rule":
+            result.append(ViewDefinition(view.name, partial(_rule, view)))
         elif view.name == "cpg_nodes":
             result.append(ViewDefinition(view.name, partial(_nodes, entities), role="output"))
         elif view.name == "cpg_edges":
@@ -197,6 +201,11 @@ def _relationship(view: IRView, ctx: SessionContext) -> DataFrame:
     )
 
 
+def _rule(view: IRView, ctx: SessionContext) -> DataFrame:
+    assert view.sql is not None
+    return ctx.sql(view.sql)
+
+
 def _conform(df: DataFrame, schema: pa.Schema) -> DataFrame:
     names = set(df.schema().names)
     return df.select(
@@ -222,7 +231,7 @@ def _edges(edges: Sequence[IRView], ctx: SessionContext) -> DataFrame:
 def _props(entities: Sequence[IRView], edges: Sequence[IRView], ctx: SessionContext) -> DataFrame:
     frames = []
     for view in [*entities, *edges]:
-        id_column = "node_id" if view.kind == "entity" else "edge_id"
+        id_column = "node_id" if view in entities else "edge_id"
         table = ctx.table(view.name)
         types = {field.name: field.type for field in table.schema()}
         for prop in view.props:
@@ -231,7 +240,7 @@ def _props(entities: Sequence[IRView], edges: Sequence[IRView], ctx: SessionCont
             frames.append(
                 _conform(
                     table.filter(value.is_not_null()).select(
-                        lit("node" if view.kind == "entity" else "edge").alias("entity_kind"),
+                        lit("node" if view in entities else "edge").alias("entity_kind"),
                         col(id_column).alias("entity_id"),
                         col("file_id"),
                         lit(prop).alias("prop_key"),

@@ -20,3 +20,12 @@ def stable_id_expr(namespace: str, *parts: Expr) -> Expr:
     payload = f.concat_ws(ID_SEPARATOR, lit(namespace), *text_parts)
     digest = f.encode(f.digest(payload, "sha256"), "hex")
     return f.concat(lit(f"{namespace}:"), f.left(digest, lit(ID_HEX_DIGITS)))
+
+
+def sql_stable_id(namespace: str, *parts: str) -> str:
+    """SQL text of ``stable_id(namespace, parts...)`` for SQL rules (``parts`` are SQL)."""
+    text_parts = ", ".join(f"CAST({part} AS VARCHAR)" for part in parts)
+    payload = f"concat_ws(chr({ord(ID_SEPARATOR)}), '{namespace}', {text_parts})"
+    return (
+        f"concat('{namespace}:', left(encode(digest({payload}, 'sha256'), 'hex'), {ID_HEX_DIGITS}))"
+    )

@@ -23,11 +23,11 @@ import msgspec
 import pyarrow as pa
 
 from codeanatomy.semantics.decisions import InferenceConfidence, certain
-from codeanatomy.semantics.specs import EntitySpec, RelationshipSpec, Where
+from codeanatomy.semantics.specs import EntitySpec, RelationshipSpec, SqlRuleSpec, Where
 from codeanatomy.semantics.types import AnnotatedSchema, JoinInferenceError, infer_join_keys
 
 OUTPUTS = ("cpg_nodes", "cpg_edges", "cpg_props")
-ViewKind = Literal["files", "entity", "relationship", "output"]
+ViewKind = Literal["files", "entity", "relationship", "rule", "output"]
 
 
 class IRWhere(msgspec.Struct, frozen=True):
@@ -76,6 +76,8 @@ class IRView(msgspec.Struct, frozen=True, kw_only=True):
     resolution_method: str | None = None
     edge_confidence: float = 1.0
     inputs_hint: list[str] = []  # for docs only; dependencies are read off plans
+    sql: str | None = None  # rule views: the SELECT
+    produces: str | None = None  # rule views: view | nodes | edges
     confidence: InferenceConfidence | None = None
 
 
@@ -106,10 +108,11 @@ def compile_program(
     evidence: Mapping[str, pa.Schema],
     out: Path,
     outputs: Sequence[str] = OUTPUTS,
+    rules: Sequence[SqlRuleSpec] = (),
 ) -> SemanticProgramManifest:
     """Compile the mapping against the evidence schemas (the one compile of a run)."""
     annotated = {name: AnnotatedSchema.of(name, schema) for name, schema in evidence.items()}
-    views = _compile(entities, relationships)
+    views = _compile(entities, relationships, rules)
     views = [_infer(view, annotated) for view in views]
     views = _optimize(views, outputs)
     validation = _validate(views, evidence)
@@ -117,7 +120,9 @@ def compile_program(
 
 
 def _compile(
-    entities: Sequence[EntitySpec], relationships: Sequence[RelationshipSpec]
+    entities: Sequence[EntitySpec],
+    relationships: Sequence[RelationshipSpec],
+    rules: Sequence[SqlRuleSpec],
 ) -> list[IRView]:
     views = [IRView(name="files", kind="files", source="repo_files")]
     for index, spec in enumerate(entities):
@@ -167,6 +172,16 @@ def _compile(
                 edge_confidence=rel.confidence,
             )
         )
+    views += [
+        IRView(
+            name=rule.name,
+            kind="rule",
+            sql=rule.sql,
+            produces=rule.produces,
+            props=list(rule.props),
+        )
+        for rule in rules
+    ]
     views += [IRView(name=name, kind="output") for name in OUTPUTS]
     return views
 
@@ -228,6 +243,8 @@ def _optimize(views: list[IRView], outputs: Sequence[str]) -> list[IRView]:
         if view.kind == "output" and view.name not in wanted:
             continue
         if view.kind == "relationship" and "cpg_edges" not in wanted:
+            continue
+        if view.kind == "rule" and view.produces == "edges" and "cpg_edges" not in wanted:
             continue
         key = msgspec.json.encode(msgspec.structs.replace(view, name=""))
         if view.kind != "output" and key in seen:

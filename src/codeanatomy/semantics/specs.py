@@ -104,3 +104,21 @@ class RelationshipSpec:
     @property
     def rule(self) -> str:
         return f"{self.kind}:{self.name}" if self.name else self.kind
+
+
+@dataclass(frozen=True)
+class SqlRuleSpec:
+    """A relational rule written as one SELECT over evidence tables and other views.
+
+    For rules a single join cannot say (resolution chains, rankings, closures). The
+    query names its inputs as tables; the planner reads them off the plan. ``produces``:
+    ``view`` (an intermediate other rules read by ``name``), ``nodes`` or ``edges`` (rows
+    in the CPG shape, merged into the output; ``props`` are extra columns ``p__<prop>``).
+    Ids inside the SQL come from :func:`codeanatomy.plan.exprs.sql_stable_id`.
+    """
+
+    name: str
+    sql: str
+    produces: Literal["view", "nodes", "edges"]
+    doc: str
+    props: tuple[str, ...] = ()
