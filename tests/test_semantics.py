@@ -13,6 +13,7 @@ from deltalake import DeltaTable
 
 from codeanatomy.extract.catalog import all_tables
 from codeanatomy.ids import file_id_for, stable_id
+from tests import fixture_repos as fx
 from codeanatomy.plan.builders import view_definitions
 from codeanatomy.plan.exprs import stable_id_expr
 from codeanatomy.semantics.compiler import CompileError, compile_program
@@ -185,3 +186,38 @@ def test_unknown_columns_fail_compilation(tmp_path):
     bad = EntitySpec("CALL", "ast_calls", "x", name="no_such_column")
     with pytest.raises(CompileError, match="no_such_column"):
         compile_program((bad,), (), EVIDENCE, tmp_path)
+
+
+def test_lines_and_character_columns_derive_exactly_from_spans(graph, messy_repo):
+    from codeanatomy.scan.source import SourceFile
+
+    sources: dict[str, SourceFile] = {}
+    checked = 0
+    for node in graph["cpg_nodes"]:
+        if node["bstart"] is None or node["path"] is None:
+            assert node["line_start"] is None
+            continue
+        path = node["path"]
+        if path not in sources:
+            sources[path] = SourceFile(path, (messy_repo / path).read_bytes())
+        source = sources[path]
+        if path in fx.BAD_FILES:  # no characters to count in undecodable bytes
+            assert node["line_start"] is not None
+            continue
+        assert (node["line_start"], node["col_start"]) == source.char_col_of_offset(node["bstart"])
+        if not source.line_starts:  # an empty file
+            assert (node["line_end"], node["col_end"]) == (1, 0)
+        else:
+            end_line = source.line_of_offset(max(node["bend"] - 1, node["bstart"]))
+            base = source.line_bases[end_line]
+            codec = "utf-8" if source.is_utf8 else source.encoding
+            width = len(source.data[base : node["bend"]].decode(codec))
+            assert (node["line_end"], node["col_end"]) == (end_line, width), node
+        checked += 1
+    assert checked > 500
+    by_path = {(n["path"], n["name"]): n for n in graph["cpg_nodes"] if n["node_kind"] == "NAME"}
+    # bom_utf8.py line 3: "    return π * 2": π is at character column 11 (not byte 11 + BOM)
+    assert (
+        by_path[("bom_utf8.py", "π")]["line_start"],
+        by_path[("bom_utf8.py", "π")]["col_start"],
+    ) == (3, 11)

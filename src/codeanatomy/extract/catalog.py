@@ -19,7 +19,7 @@ from codeanatomy.extract import (
     tree_sitter_layer,
 )
 from codeanatomy.extract.errors import EXTRACT_ERRORS
-from codeanatomy.extract.file_tables import FILE_LINES, REPO_FILES
+from codeanatomy.extract.file_tables import FILE_LINES, REPO_FILES, WIDE_CHARS
 from codeanatomy.extract.layer import LayerSpec
 from codeanatomy.extract.schema import TableSpec
 
@@ -30,7 +30,7 @@ LAYERS: tuple[LayerSpec, ...] = (
     tree_sitter_layer.LAYER,
     libcst_layer.LAYER,
 )
-BASE_TABLES: tuple[TableSpec, ...] = (REPO_FILES, FILE_LINES, EXTRACT_ERRORS)
+BASE_TABLES: tuple[TableSpec, ...] = (REPO_FILES, FILE_LINES, WIDE_CHARS, EXTRACT_ERRORS)
 
 
 class LayerSelectionError(ValueError):

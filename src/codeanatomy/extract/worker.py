@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from codeanatomy.extract.catalog import EvidencePlan
 from codeanatomy.extract.errors import EXTRACT_ERRORS, error_row
-from codeanatomy.extract.file_tables import FILE_LINES, REPO_FILES
+from codeanatomy.extract.file_tables import FILE_LINES, REPO_FILES, WIDE_CHARS
 from codeanatomy.extract.layer import RowTuples
 from codeanatomy.ids import file_id_for
 from codeanatomy.scan.source import SourceDecodeError, SourceFile
@@ -126,6 +126,8 @@ def _extract_file(
         zip(source.line_starts, source.line_ends, strict=True), 1
     ):
         lines.append((file_id, line_no, start, end))
+    if status == "ok":
+        rows[WIDE_CHARS.name].extend(source.wide_chars())
     seconds["scan"] += time.perf_counter() - started
     if status == "binary":
         rows[EXTRACT_ERRORS.name].append(

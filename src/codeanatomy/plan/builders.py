@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from functools import partial, reduce
 
 import pyarrow as pa
-from datafusion import DataFrame, Expr, SessionContext, col, lit
+from datafusion import DataFrame, Expr, SessionContext, WindowFrame, col, lit
 from datafusion import functions as f
+from datafusion.expr import Window
 
 from codeanatomy.plan.exprs import stable_id_expr
 from codeanatomy.plan.views import ViewDefinition
@@ -221,7 +222,97 @@ def _union(frames: Sequence[DataFrame]) -> DataFrame:
 
 
 def _nodes(entities: Sequence[IRView], ctx: SessionContext) -> DataFrame:
-    return _union([_conform(ctx.table(v.name), CPG_NODES) for v in entities])
+    nodes = _union([_conform(ctx.table(v.name), CPG_NODES) for v in entities])
+    return _conform(
+        _with_positions(ctx, nodes.drop("line_start", "col_start", "line_end", "col_end")),
+        CPG_NODES,
+    )
+
+
+def _with_positions(ctx: SessionContext, nodes: DataFrame) -> DataFrame:
+    """Lines and character columns of node spans, derived in the plan from the line index.
+
+    A range join of spans against lines is quadratic inside a file; instead span points
+    and line starts are merged per file and a running max over byte order finds each
+    point's line. Character columns subtract the extra bytes of wide characters earlier
+    on the line (``file_wide_chars``). The end line is the line of the last byte.
+    """
+    # No filter on the spans here: pushed through the union into pyarrow dataset scans, a
+    # predicate that folds to a constant for some branches fails in DataFusion's
+    # conversion. Nodes without a span get null positions at the end instead.
+    spans = nodes
+    int64 = pa.int64()
+
+    def points(end: bool) -> DataFrame:
+        last = f.when(col("bend") > col("bstart"), col("bend") - lit(1)).otherwise(col("bstart"))
+        return spans.select(
+            col("node_id").alias("q_id"),
+            lit(end).alias("q_end"),
+            col("file_id").alias("q_fid"),
+            (last if end else col("bstart")).alias("q_pos"),
+            col("bend" if end else "bstart").alias("q_colpos"),
+            lit(1).alias("q_rank"),
+            lit(None).cast(pa.int32()).alias("q_line"),
+            lit(None).cast(int64).alias("q_lstart"),
+        )
+
+    lines = ctx.table("file_lines").select(
+        lit(None).cast(pa.string()).alias("q_id"),
+        lit(None).cast(pa.bool_()).alias("q_end"),
+        col("file_id").alias("q_fid"),
+        col("line_start_byte").alias("q_pos"),
+        col("line_start_byte").alias("q_colpos"),
+        lit(0).alias("q_rank"),
+        col("line_no").alias("q_line"),
+        col("line_start_byte").alias("q_lstart"),
+    )
+    window = Window(
+        partition_by=[col("q_fid")],
+        order_by=[col("q_pos").sort(), col("q_rank").sort()],
+        window_frame=WindowFrame("rows", None, 0),
+    )
+    # No filter touches q_id/q_end: they are constants in the union's line branch, and a
+    # filter pushed there becomes a literal the pyarrow dataset scan cannot take. Line
+    # rows instead fall into the null q_id group below, which joins to no node.
+    located = _union([points(False), points(True), lines]).select(
+        col("q_id"),
+        col("q_end"),
+        col("q_fid"),
+        col("q_colpos"),  # an empty file has no lines: its spans sit at line 1, byte 0
+        f.coalesce(f.max(col("q_line")).over(window), lit(1)).alias("q_line"),
+        f.coalesce(f.max(col("q_lstart")).over(window), lit(0)).alias("q_lstart"),
+    )
+    wide = ctx.table("file_wide_chars")
+    extra = (
+        located.join(wide, left_on=["q_fid", "q_line"], right_on=["file_id", "line_no"])
+        .filter(col("byte_offset") < col("q_colpos"))
+        .aggregate(
+            [col("q_id").alias("x_id"), col("q_end").alias("x_end")],
+            [f.sum(col("extra_bytes")).alias("x_extra")],
+        )
+    )
+    column = col("q_colpos") - col("q_lstart") - f.coalesce(col("x_extra"), lit(0))
+    is_end = col("q_end")
+    per_node = located.join(
+        extra, left_on=["q_id", "q_end"], right_on=["x_id", "x_end"], how="left"
+    ).aggregate(
+        [col("q_id").alias("p_id")],
+        [
+            f.max(f.when(~is_end, col("q_line")).end()).alias("line_start"),
+            f.max(f.when(~is_end, column).end()).alias("col_start"),
+            f.max(f.when(is_end, col("q_line")).end()).alias("line_end"),
+            f.max(f.when(is_end, column).end()).alias("col_end"),
+        ],
+    )
+    located_nodes = nodes.join(per_node, left_on="node_id", right_on="p_id", how="left")
+    no_span = col("bstart").is_null()
+    return located_nodes.select(
+        *[col(c) for c in nodes.schema().names],
+        *[
+            f.when(no_span, lit(None).cast(pa.int32())).otherwise(col(c).cast(pa.int32())).alias(c)
+            for c in ("line_start", "col_start", "line_end", "col_end")
+        ],
+    )
 
 
 def _edges(edges: Sequence[IRView], ctx: SessionContext) -> DataFrame:

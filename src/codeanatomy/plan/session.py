@@ -38,9 +38,20 @@ def new_session(target_partitions: int | None = None) -> SessionContext:
     use the machine without oversubscribing it; logical plans, which feed fingerprints,
     are the same for any value. ``information_schema``
     is on so ``SHOW TABLES`` and ``information_schema.columns`` work in queries.
+
+    Dynamic filter pushdown is off: a hash join pushes a runtime filter (``true`` until
+    the build side is read) into its probe-side scan, and the pyarrow dataset scans that
+    give us file pruning cannot convert it ("Cannot convert BooleanScalar to
+    Expression", datafusion 55). Static predicates still push down and prune.
     """
     partitions = target_partitions or _usable_cores()
-    config = SessionConfig().with_target_partitions(partitions).with_information_schema(True)
+    config = (
+        SessionConfig()
+        .with_target_partitions(partitions)
+        .with_information_schema(True)
+        .set("datafusion.optimizer.enable_dynamic_filter_pushdown", "false")
+        .set("datafusion.optimizer.enable_join_dynamic_filter_pushdown", "false")
+    )
     return SessionContext(config)
 
 

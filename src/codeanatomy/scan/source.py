@@ -122,6 +122,31 @@ class SourceFile:
             bases[1] += len(codecs.BOM_UTF8)
         return bases
 
+    def wide_chars(self) -> list[tuple[str, int, int, int]]:
+        """(file_id, line, raw offset, extra bytes) of every character wider than a byte.
+
+        With these rows a plan turns byte columns into character columns exactly:
+        ``char_col = byte_col - sum(extra bytes of wide characters before it on the line)``.
+        Only lines that are not pure ASCII are decoded. A BOM is one row whose extra
+        bytes are its whole width: it counts for no character.
+        """
+        rows: list[tuple[str, int, int, int]] = []
+        if self.bom and self.line_starts:
+            rows.append((self.file_id, 1, 0, len(codecs.BOM_UTF8)))
+        codec = "utf-8" if self.is_utf8 else self.encoding
+        for line_no in range(1, len(self.line_starts) + 1):
+            start, end = self.line_bases[line_no], self.line_ends[line_no - 1]
+            raw = self.data[start:end]
+            if raw.isascii():
+                continue
+            offset = start
+            for char in raw.decode(codec):
+                width = len(char.encode(codec))
+                if width > 1:
+                    rows.append((self.file_id, line_no, offset, width - 1))
+                offset += width
+        return rows
+
     def line_of_offset(self, offset: int) -> int:
         """1-based line holding byte ``offset``."""
         return max(1, bisect_right(self.line_starts, offset))
