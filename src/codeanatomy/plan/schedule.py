@@ -185,16 +185,27 @@ def schedule(graph: TaskGraph, costs: Mapping[str, TaskCost]) -> TaskSchedule:
 
 
 def _critical_path(graph: TaskGraph, costs: Mapping[str, TaskCost]) -> list[str]:
-    if not graph.index:
+    """Heaviest path (sum of task costs), ties broken by view name so it is deterministic.
+
+    rustworkx's ``dag_weighted_longest_path`` picks among equal-cost paths arbitrarily
+    from run to run; a longest-path pass over generations in name order does not.
+    """
+    best: dict[str, tuple[float, list[str]]] = {}
+    for generation in rx.topological_generations(graph.graph):
+        for view in sorted(graph.graph[i] for i in generation):
+            cost = costs[view].cost
+            candidates = [best[up] for up in graph.upstream(view)]
+            heaviest = max(candidates, key=_path_key, default=(0.0, []))
+            best[view] = (heaviest[0] + cost, [*heaviest[1], view])
+    if not best:
         return []
-    rooted = graph.graph.copy()
-    root = rooted.add_node("")
-    for i in graph.index.values():
-        if rooted.in_degree(i) == 0:
-            rooted.add_edge(root, i, None)
-    weights = {i: costs[view].cost for view, i in graph.index.items()}
-    path = rx.dag_weighted_longest_path(rooted, lambda _src, dst, _w: weights[dst])
-    return [rooted[i] for i in path if i != root]
+    return max(best.values(), key=_path_key)[1]
+
+
+def _path_key(candidate: tuple[float, list[str]]) -> tuple[float, list[tuple[int, ...]]]:
+    """Heavier first; among equals, the path whose view names sort first."""
+    cost, path = candidate
+    return cost, [tuple(-ord(ch) for ch in view) for view in path]
 
 
 def check_plan_schedule(
