@@ -322,6 +322,8 @@ def _edges(edges: Sequence[IRView], ctx: SessionContext) -> DataFrame:
 def _props(entities: Sequence[IRView], edges: Sequence[IRView], ctx: SessionContext) -> DataFrame:
     frames = []
     for view in [*entities, *edges]:
+        if not view.props:  # reading it would make a dependency that contributes nothing
+            continue
         id_column = "node_id" if view in entities else "edge_id"
         table = ctx.table(view.name)
         types = {field.name: field.type for field in table.schema()}

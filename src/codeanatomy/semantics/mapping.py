@@ -1,9 +1,9 @@
 """The data-operations mapping: which evidence becomes which CPG nodes and edges.
 
 One spec per node kind and per edge rule. Ids, join keys, spans, paths and the CPG
-columns are derived by the compiler from the evidence schemas' semantic types.
-Not yet mapped (issue 3 follow-up, see docs/decisions/0002): BINDS, REFERS_TO, HAS_BLOCK,
-EXTERNAL nodes; line/column columns are null until the line-index join lands.
+columns are derived by the compiler from the evidence schemas' semantic types. Rules
+that take more than one join (BINDS, REFERS_TO, HAS_BLOCK, EXTERNAL nodes) are SQL rules
+in :mod:`codeanatomy.semantics.resolution`.
 """
 
 from __future__ import annotations
