@@ -23,6 +23,8 @@ from codeanatomy.plan.contracts import (
     WritePolicy,
 )
 from codeanatomy.plan.views import ViewDefinition
+from codeanatomy.semantics.bindings import DatasetResolver
+from codeanatomy.semantics.compiler import DatasetBinding
 from codeanatomy.semantics.decisions import certain
 
 # Evidence: definitions and calls of two files, deliberately not in file_id order.
@@ -166,8 +168,16 @@ def _session() -> SessionContext:
     return ctx
 
 
+def _datasets(out: Path) -> DatasetResolver:
+    """The two output views bound under ``out``, as a manifest would bind them."""
+    return DatasetResolver(
+        DatasetBinding(name=name, path=str(out / name), role="output")
+        for name in ("cpg_nodes_out", "cpg_edges_out")
+    )
+
+
 def _run(ctx: SessionContext, out: Path) -> ExecutionReport:
-    return execute(ctx, VIEWS, _schedule(ORDER), _policy(), _deps(INPUTS), out)
+    return execute(ctx, VIEWS, _schedule(ORDER), _policy(), _deps(INPUTS), _datasets(out))
 
 
 @pytest.fixture
@@ -309,7 +319,7 @@ def test_rerun_replaces_outputs_and_keeps_constraints(executed) -> None:
 def test_output_violating_a_constraint_fails_the_run(tmp_path: Path) -> None:
     policy = _policy({"span_reversed": "bstart > bend"})
     with pytest.raises(Exception, match="5 rows failed validation"):
-        execute(_session(), VIEWS, _schedule(ORDER), policy, _deps(INPUTS), tmp_path)
+        execute(_session(), VIEWS, _schedule(ORDER), policy, _deps(INPUTS), _datasets(tmp_path))
     # The violating rows were never committed; the constraint is in place.
     table = DeltaTable(str(tmp_path / "cpg_nodes_out"))
     assert table.to_pyarrow_table().num_rows == 0
@@ -319,7 +329,7 @@ def test_output_violating_a_constraint_fails_the_run(tmp_path: Path) -> None:
 def test_schedule_against_the_dependencies_is_refused(tmp_path: Path) -> None:
     order = ["resolved", "calls", "defs", "cpg_nodes_out", "cpg_edges_out"]
     with pytest.raises(ValueError, match="before its input"):
-        execute(_session(), VIEWS, _schedule(order), _policy(), _deps(INPUTS), tmp_path)
+        execute(_session(), VIEWS, _schedule(order), _policy(), _deps(INPUTS), _datasets(tmp_path))
 
 
 def test_view_names_must_be_identifiers(tmp_path: Path) -> None:
@@ -334,7 +344,7 @@ def test_view_names_must_be_identifiers(tmp_path: Path) -> None:
         generations=[["bad-name"]], order=["bad-name"], critical_path=[], costs=[]
     )
     with pytest.raises(ValueError, match="cannot name a Hamilton node"):
-        execute(_session(), views, schedule, policy, _deps({"bad-name": ()}), tmp_path)
+        execute(_session(), views, schedule, policy, _deps({"bad-name": ()}), _datasets(tmp_path))
 
 
 def test_importing_the_runner_does_not_import_hamilton_or_pandas() -> None:

@@ -1,8 +1,9 @@
 """The whole build: evidence, then the one compile, planning, schedule, policy, execution.
 
 This is the only caller of :func:`compile_program` (the drift checker enforces it) and the
-only place the run's single ``SessionContext`` is created; every later stage receives the
-manifest and that context.
+only place the run's single ``SessionContext`` and its single :class:`DatasetResolver` are
+created; every later stage receives the manifest, that context and that resolver (the same
+objects, not equal copies).
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from pathlib import Path
 
 import msgspec
 from datafusion import SessionContext
+from deltalake import DeltaTable
 
 from codeanatomy.artifacts import RunManifest, write_artifact
-from codeanatomy.build import ARTIFACTS_DIR, EVIDENCE_DIR, BuildOptions, Progress, build
+from codeanatomy.build import ARTIFACTS_DIR, BuildOptions, Progress, build
 from codeanatomy.extract.catalog import all_tables
 from codeanatomy.plan.builders import view_definitions
 from codeanatomy.plan.bundle import PlannedProgram, plan_views
@@ -33,8 +35,9 @@ from codeanatomy.plan.schedule import (
     estimate_costs,
     schedule,
 )
-from codeanatomy.plan.session import new_session, register_delta_tables
+from codeanatomy.plan.session import new_session
 from codeanatomy.plan.views import ViewDefinition
+from codeanatomy.semantics.bindings import DatasetResolver
 from codeanatomy.semantics.compiler import SemanticProgramManifest, compile_program
 from codeanatomy.semantics.decisions import Decision
 from codeanatomy.semantics.mapping import ENTITIES, RELATIONSHIPS
@@ -67,6 +70,7 @@ class PreparedProgram:
     """A compiled and planned program, ready to execute (what ``plan`` shows)."""
 
     manifest: SemanticProgramManifest
+    datasets: DatasetResolver  # built once from ``manifest.bindings``; execution writes here
     views: list[ViewDefinition]
     planned: PlannedProgram
     schedule: TaskSchedule
@@ -79,10 +83,11 @@ def prepare(ctx: SessionContext, out: Path) -> PreparedProgram:
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     tables = all_tables()
-    versions = register_delta_tables(ctx, out / EVIDENCE_DIR, [t.name for t in tables])
     manifest = compile_program(
         ENTITIES, RELATIONSHIPS, {t.name: t.schema for t in tables}, out, rules=RULES
     )
+    datasets = DatasetResolver.from_manifest(manifest)
+    versions = register_evidence(ctx, datasets)
     views = view_definitions(manifest)
     seconds["compile"] = time.perf_counter() - started
 
@@ -104,7 +109,20 @@ def prepare(ctx: SessionContext, out: Path) -> PreparedProgram:
     roles = {view.name: view.role for view in views}
     policy = compile_policy(graph, planned.deps, roles, planned.schemas, costs)
     seconds["plan"] = time.perf_counter() - started
-    return PreparedProgram(manifest, views, planned, task_schedule, policy, seconds)
+    return PreparedProgram(manifest, datasets, views, planned, task_schedule, policy, seconds)
+
+
+def register_evidence(ctx: SessionContext, datasets: DatasetResolver) -> dict[str, int]:
+    """Register every evidence table at its bound path; return each table's Delta version.
+
+    Registered as a pyarrow dataset, the path that prunes (see ``plan/session.py``).
+    """
+    versions: dict[str, int] = {}
+    for name in datasets.evidence_names():
+        table = DeltaTable(str(datasets.path(name)))
+        ctx.register_dataset(name, table.to_pyarrow_dataset())
+        versions[name] = table.version()
+    return versions
 
 
 def run(options: BuildOptions, progress: Progress | None = None) -> BuildResult:
@@ -119,7 +137,7 @@ def run(options: BuildOptions, progress: Progress | None = None) -> BuildResult:
 
     started = time.perf_counter()
     views = {v.name: v for v in program.views}
-    execute(ctx, views, program.schedule, program.policy, program.planned.deps, out)
+    execute(ctx, views, program.schedule, program.policy, program.planned.deps, program.datasets)
     seconds["execute"] = time.perf_counter() - started
 
     summary = GraphSummary(

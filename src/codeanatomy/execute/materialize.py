@@ -1,10 +1,12 @@
 """The four ways a view is materialised, each leaving the view registered in the session.
 
 Downstream builders read a view with ``ctx.table(name)`` whatever its materialisation, so
-every function ends with ``name`` registered. Delta writes stream the DataFusion plan into
-Delta through the Arrow C stream (no table is ever collected in Python), and written tables
-are registered as pyarrow datasets because that path pushes filters down and prunes files,
-which registering a ``DeltaTable`` directly does not.
+every function ends with ``name`` registered. Delta materialisations are handed the path
+to write, resolved by the caller from the run's ``DatasetResolver``: nothing here composes
+one. Delta writes stream the DataFusion plan into Delta through the Arrow C stream (no
+table is ever collected in Python), and written tables are registered as pyarrow datasets
+because that path pushes filters down and prunes files, which registering a
+``DeltaTable`` directly does not.
 
 DataFusion, deltalake and pyarrow are imported inside the functions: they pull in pandas,
 and modules the CLI imports for ``--help`` must stay light.
@@ -23,7 +25,6 @@ from codeanatomy.plan.contracts import WritePolicy
 if TYPE_CHECKING:
     from datafusion import DataFrame, SessionContext
 
-STAGING_DIR = "_staging"
 _CONSTRAINT_PREFIX = "delta.constraints."
 _STATS_COLUMNS_KEY = "delta.dataSkippingStatsColumns"
 
@@ -45,26 +46,36 @@ def materialize_lazy(ctx: SessionContext, name: str, df: DataFrame) -> None:
 
 
 def materialize_cache(ctx: SessionContext, name: str, df: DataFrame) -> None:
-    """Compute once into DataFusion memory so several readers share one evaluation."""
+    """Compute once into DataFusion memory so several readers share one evaluation.
+
+    A plan with no partitions (it scans only an empty evidence table, e.g. of a layer not
+    selected) cannot be cached in datafusion 55 ("No partitions provided"); its result is
+    empty by construction, so an empty table of its schema is registered instead.
+    """
+    import pyarrow as pa
+
+    if df.execution_plan().partition_count == 0:
+        _replace_registration(ctx, name)
+        ctx.register_record_batches(name, [[pa.RecordBatch.from_pylist([], schema=df.schema())]])
+        return
     cached = df.cache()
     _replace_registration(ctx, name)
     ctx.register_view(name, cached)
 
 
 def materialize_delta_staging(
-    ctx: SessionContext, name: str, df: DataFrame, out_dir: Path
+    ctx: SessionContext, name: str, df: DataFrame, path: Path
 ) -> DeltaWrite:
-    """Spill an intermediate to ``out_dir/_staging/name`` and read it back from there."""
+    """Spill an intermediate to ``path`` (the resolver's staging path) and read it back."""
     start = time.perf_counter()
-    path = out_dir / STAGING_DIR / name
     _stream_to_delta(path, df)
     return _register_written(ctx, name, path, start)
 
 
 def materialize_delta_output(
-    ctx: SessionContext, name: str, df: DataFrame, out_dir: Path, write: WritePolicy
+    ctx: SessionContext, name: str, df: DataFrame, path: Path, write: WritePolicy
 ) -> DeltaWrite:
-    """Write an output table to ``out_dir/name`` per its write policy, then register it.
+    """Write an output table to ``path`` (its binding) per its write policy, then register it.
 
     The table keeps its Delta history. It is first reset to an empty table of the new
     schema carrying the policy's constraints, so the data write itself is checked: rows
@@ -75,7 +86,6 @@ def materialize_delta_output(
     from deltalake import DeltaTable, write_deltalake
 
     start = time.perf_counter()
-    path = out_dir / name
     configuration = (
         {_STATS_COLUMNS_KEY: ",".join(write.stats_columns)} if write.stats_columns else {}
     )

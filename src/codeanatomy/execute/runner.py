@@ -18,7 +18,6 @@ import time
 import types
 import uuid
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -43,6 +42,7 @@ if TYPE_CHECKING:
     from datafusion import SessionContext
 
     from codeanatomy.plan.views import ViewDefinition
+    from codeanatomy.semantics.bindings import DatasetResolver
 
 
 class ViewExecution(msgspec.Struct, frozen=True, kw_only=True):
@@ -72,20 +72,24 @@ def execute(
     schedule: TaskSchedule,
     policy: CompiledExecutionPolicy,
     deps: Mapping[str, InferredDeps],
-    out_dir: Path,
+    datasets: DatasetResolver,
 ) -> ExecutionReport:
-    """Build every view of the schedule on ``ctx`` and materialise it per ``policy``."""
+    """Build every view of the schedule on ``ctx`` and materialise it per ``policy``.
+
+    Output views are written to ``datasets.path(view)``, spilled intermediates to
+    ``datasets.staging_path(view)``: ``datasets`` is the run's one resolver.
+    """
     from hamilton import driver
 
     view_policies = {p.view: p for p in policy.views}
     write_policies = {w.view: w for w in policy.writes}
-    _validate(views, schedule, view_policies, write_policies, deps)
+    _validate(views, schedule, view_policies, write_policies, deps, datasets)
     executed: list[ViewExecution] = []
 
     def node_for(name: str) -> Callable[..., ViewExecution]:
         def run_view(**upstream: ViewExecution) -> ViewExecution:
             record = _run_view(
-                ctx, views[name], view_policies[name], write_policies.get(name), out_dir, upstream
+                ctx, views[name], view_policies[name], write_policies.get(name), datasets, upstream
             )
             executed.append(record)
             return record
@@ -139,7 +143,7 @@ def _run_view(
     view: ViewDefinition,
     view_policy: ViewPolicy,
     write_policy: WritePolicy | None,
-    out_dir: Path,
+    datasets: DatasetResolver,
     upstream: Mapping[str, ViewExecution],
 ) -> ViewExecution:
     start = time.perf_counter()
@@ -151,11 +155,13 @@ def _run_view(
         case "cache":
             materialize_cache(ctx, view.name, df)
         case "delta_staging":
-            written = materialize_delta_staging(ctx, view.name, df, out_dir)
+            path = datasets.staging_path(view.name)
+            written = materialize_delta_staging(ctx, view.name, df, path)
         case "delta_output":
             if write_policy is None:
                 raise ValueError(f"view {view.name} is a Delta output without a write policy")
-            written = materialize_delta_output(ctx, view.name, df, out_dir, write_policy)
+            path = datasets.path(view.name)
+            written = materialize_delta_output(ctx, view.name, df, path, write_policy)
     return ViewExecution(
         view=view.name,
         materialization=view_policy.materialization,
@@ -174,8 +180,13 @@ def _validate(
     view_policies: Mapping[str, ViewPolicy],
     write_policies: Mapping[str, WritePolicy],
     deps: Mapping[str, InferredDeps],
+    datasets: DatasetResolver,
 ) -> None:
-    """Refuse inputs that would make Hamilton's DAG differ from the scheduled task graph."""
+    """Refuse inputs that would make Hamilton's DAG differ from the scheduled task graph.
+
+    Also refuse before any work a Delta output the resolver does not bind, so a run never
+    fails half-written on an unknown location.
+    """
     names = set(views)
     if len(schedule.order) != len(set(schedule.order)) or set(schedule.order) != names:
         raise ValueError("schedule order must list every view exactly once")
@@ -190,6 +201,13 @@ def _validate(
     unknown_writes = sorted(set(write_policies) - names)
     if unknown_writes:
         raise ValueError(f"write policies for unknown views {unknown_writes}")
+    unbound = sorted(
+        name
+        for name, policy in view_policies.items()
+        if policy.materialization == "delta_output" and name not in datasets.output_names()
+    )
+    if unbound:
+        raise ValueError(f"Delta outputs without an output binding: {unbound}")
     position = {name: index for index, name in enumerate(schedule.order)}
     for name in schedule.order:
         for upstream in deps[name].inputs:
