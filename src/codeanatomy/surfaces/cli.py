@@ -103,6 +103,32 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="at most N rows (default: 1000 for table, all for json and csv; 0: no limit)",
     )
+
+    plan = commands.add_parser(
+        "plan",
+        help="show how a build would run, without running it",
+        description="Compile and plan the graph over the evidence of OUT (a build output) or "
+        "of REPO (built first into a temporary directory) and show, per view, its "
+        "materialisation and confidence, inferred inputs, evidence read and estimated "
+        "cost; then the schedule's critical path and the fingerprints.",
+    )
+    plan.add_argument("path", type=Path, metavar="REPO|OUT", help="repository or build output")
+    plan.add_argument(
+        "--format", choices=("text", "json", "dot"), default="text", help="default: text"
+    )
+    plan.add_argument(
+        "--layers",
+        default="default",
+        metavar="LIST",
+        help="evidence layers when planning a REPO (as for build)",
+    )
+    plan.add_argument(
+        "--jobs",
+        type=int,
+        default=0,
+        metavar="N",
+        help="worker processes when planning a REPO (default: number of cores)",
+    )
     return parser
 
 
@@ -113,6 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _build(args)
         if args.command == "query":
             return _query(args)
+        if args.command == "plan":
+            return _plan(args)
     except BrokenPipeError:  # `codeanatomy query ... | head`: the reader left, not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
@@ -159,6 +187,23 @@ def _query(args: argparse.Namespace) -> int:
     except QueryError as exc:
         return _usage(str(exc))
     sys.stdout.write(text)
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from codeanatomy.build import UsageError
+    from codeanatomy.pipeline import prepare
+    from codeanatomy.plan.session import new_session
+    from codeanatomy.surfaces.plan_report import evidence_for, plan_report, render_plan
+
+    if args.jobs < 0:
+        return _usage("--jobs must be a positive number (0 or omitted: one per core)")
+    try:
+        with evidence_for(args.path, layers=args.layers, jobs=args.jobs) as out:
+            report = plan_report(prepare(new_session(), out))
+    except UsageError as exc:
+        return _usage(str(exc))
+    sys.stdout.write(render_plan(report, args.format))
     return 0
 
 
