@@ -13,13 +13,13 @@ from deltalake import DeltaTable
 
 from codeanatomy.extract.catalog import all_tables
 from codeanatomy.ids import file_id_for, stable_id
-from tests import fixture_repos as fx
 from codeanatomy.plan.builders import view_definitions
 from codeanatomy.plan.exprs import stable_id_expr
 from codeanatomy.semantics.compiler import CompileError, compile_program
 from codeanatomy.semantics.mapping import ENTITIES, RELATIONSHIPS
 from codeanatomy.semantics.specs import Endpoint, EntitySpec, JoinSpec, RelationshipSpec
 from codeanatomy.semantics.types import AnnotatedSchema, JoinInferenceError, infer_join_keys
+from tests import fixture_repos as fx
 
 EVIDENCE = {spec.name: spec.schema for spec in all_tables()}
 

@@ -58,17 +58,27 @@ class FileLineRow(Row, frozen=True):
 class WideCharRow(Row, frozen=True):
     file_id: FileId
     line_no: LineNo
-    byte_offset: Annotated[int, msgspec.Meta(
-        ge=0, description="raw offset of a character encoded in more than one byte",
-        extra={"semantic": "span_start", "span_unit": "byte"})]
-    extra_bytes: Annotated[int, msgspec.Meta(
-        ge=1, description="the character's byte length minus one (a BOM: its whole length)")]
+    byte_offset: Annotated[
+        int,
+        msgspec.Meta(
+            ge=0,
+            description="raw offset of a character encoded in more than one byte",
+            extra={"semantic": "span_start", "span_unit": "byte"},
+        ),
+    ]
+    extra_bytes: Annotated[
+        int,
+        msgspec.Meta(
+            ge=1, description="the character's byte length minus one (a BOM: its whole length)"
+        ),
+    ]
 
 
 REPO_FILES = TableSpec("repo_files", RepoFileRow, "every discovered Python file, one row each")
 FILE_LINES = TableSpec("file_lines", FileLineRow, "line index: byte range of every line")
 WIDE_CHARS = TableSpec(
-    "file_wide_chars", WideCharRow,
+    "file_wide_chars",
+    WideCharRow,
     "multi-byte characters, so character columns derive from byte spans in plans",
 )
 
