@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
-from datafusion import SessionContext
+from datafusion import DataFrame, SessionContext
 from deltalake import DeltaTable
 
 from codeanatomy.artifacts import RunManifest, write_artifact
@@ -33,6 +33,7 @@ from codeanatomy.plan.schedule import (
     build_task_graph,
     check_plan_schedule,
     estimate_costs,
+    reports_statistics,
     schedule,
 )
 from codeanatomy.plan.session import new_session
@@ -87,19 +88,19 @@ def prepare(ctx: SessionContext, out: Path) -> PreparedProgram:
         ENTITIES, RELATIONSHIPS, {t.name: t.schema for t in tables}, out, rules=RULES
     )
     datasets = DatasetResolver.from_manifest(manifest)
-    versions = register_evidence(ctx, datasets)
+    versions, evidence_rows = register_evidence(ctx, datasets)
     views = view_definitions(manifest)
     seconds["compile"] = time.perf_counter() - started
 
     started = time.perf_counter()
     planned = plan_views(ctx, views, versions)
-    frames = {}
-    for view in views:  # frames over the real upstream views, for plan statistics
-        frames[view.name] = view.build(ctx)
-        ctx.register_view(view.name, frames[view.name])
-    costs = estimate_costs(frames, planned.deps)
-    for view in views:
-        ctx.deregister_table(view.name)
+    physical = {name: bundle.physical_plan for name, bundle in planned.bundles.items()}
+    costs = estimate_costs(
+        _statistics_frames(ctx, views, physical),
+        planned.deps,
+        physical_plans=physical,
+        evidence_rows=evidence_rows,
+    )
     graph = build_task_graph(planned.deps)
     task_schedule = schedule(graph, costs)
     fingerprints = {name: bundle.fingerprint for name, bundle in planned.bundles.items()}
@@ -112,17 +113,41 @@ def prepare(ctx: SessionContext, out: Path) -> PreparedProgram:
     return PreparedProgram(manifest, datasets, views, planned, task_schedule, policy, seconds)
 
 
-def register_evidence(ctx: SessionContext, datasets: DatasetResolver) -> dict[str, int]:
-    """Register every evidence table at its bound path; return each table's Delta version.
+def register_evidence(
+    ctx: SessionContext, datasets: DatasetResolver
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Register every evidence table at its bound path; return versions and row counts.
 
-    Registered as a pyarrow dataset, the path that prunes (see ``plan/session.py``).
+    Registered as a pyarrow dataset, the path that prunes (see ``plan/session.py``). Row
+    counts come from the Delta log's add actions, not from reading the data.
     """
     versions: dict[str, int] = {}
+    rows: dict[str, int] = {}
     for name in datasets.evidence_names():
         table = DeltaTable(str(datasets.path(name)))
         ctx.register_dataset(name, table.to_pyarrow_dataset())
         versions[name] = table.version()
-    return versions
+        actions = table.get_add_actions(flatten=True)
+        rows[name] = int(sum(actions.column("num_records").to_pylist() or [0]))
+    return versions, rows
+
+
+def _statistics_frames(
+    ctx: SessionContext, views: list[ViewDefinition], physical: dict[str, str]
+) -> dict[str, DataFrame]:
+    """DataFrames (over the real upstream views) of the views whose scans have statistics."""
+    wanted = {name for name, plan in physical.items() if reports_statistics(plan)}
+    if not wanted:
+        return {}
+    frames = {}
+    for view in views:
+        frame = view.build(ctx)
+        ctx.register_view(view.name, frame)
+        if view.name in wanted:
+            frames[view.name] = frame
+    for view in views:
+        ctx.deregister_table(view.name)
+    return frames
 
 
 def run(options: BuildOptions, progress: Progress | None = None) -> BuildResult:
