@@ -20,20 +20,10 @@ def check_layer_rows(layer: LayerSpec, rows: LayerRows) -> None:
         spec.batch(tuples)  # the Arrow conversion accepts them too
 
 
-def column(layer: LayerSpec, table: str, rows: LayerRows) -> dict[str, int]:
-    """Column name -> position of ``table``'s declaration (for reading row tuples)."""
-    return {name: i for i, name in enumerate(layer.table(table).columns)}
-
-
 def records(layer: LayerSpec, table: str, rows: LayerRows) -> list[dict[str, Any]]:
     """Rows of ``table`` as dicts (test readability only)."""
     cols = layer.table(table).columns
     return [dict(zip(cols, row, strict=True)) for row in rows.get(table, [])]
-
-
-def span_text(data: bytes, bstart: int, bend: int, encoding: str = "utf-8") -> str:
-    codec = "utf-8" if encoding == "utf-8-sig" else encoding
-    return data[bstart:bend].decode(codec)
 
 
 def assert_all_spans_in_bounds(recs: Iterable[dict[str, Any]], size: int) -> None:

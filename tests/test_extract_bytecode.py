@@ -82,7 +82,7 @@ nested = [[a for a in row] for row in [b for b in ((1,),)]]
 
 
 def codec_of(source: SourceFile) -> str:
-    return "utf-8" if source.is_utf8 else source.encoding
+    return source.codec
 
 
 def span_of(source: SourceFile, rec: dict[str, Any]) -> str:

@@ -52,7 +52,7 @@ def _source(relpath: str, data: bytes) -> SourceFile:
 
 
 def _text(source: SourceFile, bstart: int, bend: int) -> str:
-    codec = "utf-8" if source.is_utf8 else source.encoding
+    codec = source.codec
     return source.data[bstart:bend].decode(codec)
 
 

@@ -99,8 +99,7 @@ def stdlib(relpath: str) -> tuple[SourceFile, LayerRows]:
 
 
 def text(source: SourceFile, bstart: int, bend: int) -> str:
-    codec = "utf-8" if source.is_utf8 else source.encoding
-    return source.data[bstart:bend].decode(codec)
+    return source.span_text(bstart, bend)
 
 
 def scopes(rows: LayerRows) -> list[dict[str, Any]]:

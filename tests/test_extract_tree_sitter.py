@@ -59,7 +59,7 @@ def _text(source: SourceFile, bstart: int, bend: int) -> str:
         source.text  # noqa: B018  # raises when the file does not decode
     except SourceDecodeError:
         return raw.decode("utf-8", errors="replace")
-    return raw.decode("utf-8" if source.is_utf8 else source.encoding)
+    return raw.decode(source.codec)
 
 
 def _ast_defs(source: SourceFile) -> list[tuple[str, str, str, bool, str | None, int]]:

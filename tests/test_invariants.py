@@ -101,7 +101,9 @@ def _instrument(mp: pytest.MonkeyPatch, trace: Trace) -> None:
         real_init(self, bindings)
         trace.resolvers.append(self)
 
-    def register_evidence(ctx: SessionContext, datasets: DatasetResolver) -> dict[str, int]:
+    def register_evidence(
+        ctx: SessionContext, datasets: DatasetResolver
+    ) -> tuple[dict[str, int], dict[str, int]]:
         trace.registered.append((ctx, datasets))
         return real_register(ctx, datasets)
 

@@ -210,7 +210,7 @@ def test_lines_and_character_columns_derive_exactly_from_spans(graph, messy_repo
         else:
             end_line = source.line_of_offset(max(node["bend"] - 1, node["bstart"]))
             base = source.line_bases[end_line]
-            codec = "utf-8" if source.is_utf8 else source.encoding
+            codec = source.codec
             width = len(source.data[base : node["bend"]].decode(codec))
             assert (node["line_end"], node["col_end"]) == (end_line, width), node
         checked += 1

@@ -15,7 +15,7 @@ def _names(source: SourceFile) -> list[ast.Name]:
 
 
 def _codec(source: SourceFile) -> str:
-    return "utf-8" if source.is_utf8 else source.encoding
+    return source.codec
 
 
 @pytest.mark.parametrize(

@@ -617,7 +617,7 @@ class _Walk:
 
 def _walk(source: SourceFile, tree: ast.Module) -> _Walk:
     """One iterative pre-order pass: ast_nodes plus every table that needs no child index."""
-    codec = "utf-8" if source.is_utf8 else source.encoding
+    codec = source.codec
     w = _Walk(source, source.line_bases, codec)
     fid = source.file_id
     data = source.data

@@ -120,7 +120,7 @@ def extract(source: SourceFile) -> LayerRows:
     scopes = cast("Mapping[CSTNode, Scope | None]", resolved[ScopeProvider])
     raw_start, raw_end = _offset_maps(source, text, wrapper.module.code)
     data = source.data
-    codec = "utf-8" if source.is_utf8 else source.encoding
+    codec = source.codec
     file_id = source.file_id
     name_cls, attr_cls, call_cls = cst.Name, cst.Attribute, cst.Call
     def_cls = (cst.FunctionDef, cst.ClassDef)

@@ -132,6 +132,13 @@ AstCallRef = Annotated[int, _node("node_ref", "ast", "the call's node", referenc
 ScopeId = Annotated[int, _node("node_index", "scope", "pre-order index of the symtable block")]
 OptScopeRef = Annotated[int | None, _node("node_ref", "scope", "a symtable block of this file")]
 ScopeRef = Annotated[int, _node("node_ref", "scope", "a symtable block of this file")]
+TsNodeId = Annotated[
+    int, _node("node_index", "ts", "pre-order index among the file's ts_nodes (root: 0)")
+]
+OptTsRef = Annotated[int | None, _node("node_ref", "ts", "a tree-sitter node of this file")]
+OptTsDefRef = Annotated[
+    int | None, _node("node_ref", "ts", "the enclosing definition's node", references="ts_defs")
+]
 CodeId = Annotated[int, _node("node_index", "code", "pre-order index of the code object")]
 OptCodeRef = Annotated[int | None, _node("node_ref", "code", "a code object of this file")]
 CodeRef = Annotated[int, _node("node_ref", "code", "a code object of this file")]

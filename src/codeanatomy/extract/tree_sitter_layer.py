@@ -35,8 +35,11 @@ from codeanatomy.extract.schema import (
     NameEnd,
     NameStart,
     OptByteStart,
+    OptTsDefRef,
+    OptTsRef,
     Row,
     TableSpec,
+    TsNodeId,
 )
 from codeanatomy.scan.source import SourceDecodeError, SourceFile
 
@@ -45,26 +48,10 @@ def _doc(text: str) -> msgspec.Meta:
     return msgspec.Meta(description=text)
 
 
-NodeIdx = Annotated[
-    int,
-    msgspec.Meta(
-        description="pre-order index of the node among the file's ts_nodes (root: 0)",
-        extra={"semantic": "node_index", "space": "ts"},
-    ),
-]
-OptNodeIdx = Annotated[
-    int | None,
-    msgspec.Meta(
-        description="node_idx of the parent (null: none)",
-        extra={"semantic": "node_ref", "space": "ts"},
-    ),
-]
-
-
 class TsNodeRow(Row, frozen=True):
     file_id: FileId
-    node_idx: NodeIdx
-    parent_idx: OptNodeIdx
+    node_idx: TsNodeId
+    parent_idx: OptTsRef
     node_type: Annotated[str, _doc("grammar type; ERROR, or the missing token's type")]
     field: Annotated[str | None, _doc("field name of the node in its parent")]
     child_index: Annotated[int | None, _doc("index among the parent's ts_nodes children")]
@@ -78,7 +65,7 @@ class TsNodeRow(Row, frozen=True):
 
 class TsErrorRow(Row, frozen=True):
     file_id: FileId
-    node_idx: NodeIdx
+    node_idx: TsNodeId
     kind: Annotated[str, _doc("error (an ERROR region) | missing (a token the parser inserted)")]
     bstart: ByteStart
     bend: ByteEnd
@@ -89,7 +76,7 @@ class TsErrorRow(Row, frozen=True):
 
 class TsCommentRow(Row, frozen=True):
     file_id: FileId
-    node_idx: NodeIdx
+    node_idx: TsNodeId
     bstart: ByteStart
     bend: ByteEnd
     line: LineNo
@@ -98,17 +85,11 @@ class TsCommentRow(Row, frozen=True):
 
 class TsDefRow(Row, frozen=True):
     file_id: FileId
-    node_idx: NodeIdx
+    node_idx: TsNodeId
     kind: Annotated[str, _doc("class | function | async_function")]
     name: str
     qualname: Annotated[str, _doc("dotted local qualname (Class.method, outer.inner)")]
-    parent_def_idx: Annotated[
-        int | None,
-        msgspec.Meta(
-            description="node_idx of the enclosing definition",
-            extra={"semantic": "node_ref", "space": "ts", "references": "ts_defs"},
-        ),
-    ]
+    parent_def_idx: OptTsDefRef
     is_method: Annotated[bool, _doc("a function whose enclosing definition is a class")]
     in_error: Annotated[bool, _doc("the definition holds, sits in or borders an ERROR node")]
     bstart: ByteStart

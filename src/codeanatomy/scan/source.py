@@ -79,11 +79,20 @@ class SourceFile:
     def is_utf8(self) -> bool:
         return self.encoding in UTF8_NAMES
 
+    @property
+    def codec(self) -> str:
+        """The codec that decodes raw slices of the file (a BOM is sliced off, not decoded)."""
+        return "utf-8" if self.is_utf8 else self.encoding
+
+    def span_text(self, bstart: int, bend: int) -> str:
+        """The source text of a raw byte span."""
+        return self.data[bstart:bend].decode(self.codec)
+
     @cached_property
     def text(self) -> str:
         """The decoded source (BOM stripped, line endings untouched)."""
         body = self.data[len(codecs.BOM_UTF8) :] if self.bom else self.data
-        codec = "utf-8" if self.encoding == "utf-8-sig" else self.encoding
+        codec = self.codec
         try:
             return body.decode(codec)
         except UnicodeDecodeError as exc:
@@ -133,7 +142,7 @@ class SourceFile:
         rows: list[tuple[str, int, int, int]] = []
         if self.bom and self.line_starts:
             rows.append((self.file_id, 1, 0, len(codecs.BOM_UTF8)))
-        codec = "utf-8" if self.is_utf8 else self.encoding
+        codec = self.codec
         for line_no in range(1, len(self.line_starts) + 1):
             start, end = self.line_bases[line_no], self.line_ends[line_no - 1]
             raw = self.data[start:end]
@@ -172,7 +181,7 @@ class SourceFile:
         raw = self.data[start:end]
         if raw.isascii():
             return start + col
-        codec = "utf-8" if self.is_utf8 else self.encoding
+        codec = self.codec
         return start + len(raw.decode(codec)[:col].encode(codec))
 
     def char_col_of_offset(self, offset: int) -> tuple[int, int]:
@@ -184,7 +193,7 @@ class SourceFile:
         raw = self.data[start:offset]
         if raw.isascii():
             return lineno, len(raw)
-        codec = "utf-8" if self.is_utf8 else self.encoding
+        codec = self.codec
         return lineno, len(raw.decode(codec, errors="replace"))
 
     def _line_map(self, lineno: int) -> tuple[bytes, str] | None:
