@@ -2,12 +2,41 @@
 
 from __future__ import annotations
 
+import sysconfig
+import tempfile
 from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from codeanatomy.extract.layer import LayerRows, LayerSpec
+from codeanatomy.scan.source import SourceFile
+from tests import fixture_repos as fx
+
+STDLIB = Path(sysconfig.get_path("stdlib"))
+
+
+@cache
+def fixture_files() -> dict[str, bytes]:
+    """Every good and bad file of the fixture repository, by repo-relative path."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = fx.write_messy_repo(Path(tmp))
+        return {rel: (root / rel).read_bytes() for rel in (*fx.GOOD_FILES, *fx.BAD_FILES)}
+
+
+def extract(layer: LayerSpec, relpath: str, data: bytes) -> tuple[SourceFile, LayerRows]:
+    source = SourceFile(relpath, data)
+    return source, layer.extract(source)
+
+
+def extract_fixture(layer: LayerSpec, relpath: str) -> tuple[SourceFile, LayerRows]:
+    return extract(layer, relpath, fixture_files()[relpath])
+
+
+def extract_stdlib(layer: LayerSpec, relpath: str) -> tuple[SourceFile, LayerRows]:
+    return extract(layer, relpath, (STDLIB / relpath).read_bytes())
 
 
 def check_layer_rows(layer: LayerSpec, rows: LayerRows) -> None:

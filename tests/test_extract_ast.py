@@ -11,10 +11,7 @@ import argparse
 import ast
 import inspect
 import sys
-import sysconfig
-import tempfile
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,9 +21,17 @@ from codeanatomy.extract.layer import LayerRows
 from codeanatomy.scan.discover import discover
 from codeanatomy.scan.source import SourceDecodeError, SourceFile
 from tests import fixture_repos as fx
-from tests.evidence_checks import assert_all_spans_in_bounds, check_layer_rows, records
+from tests.evidence_checks import (
+    STDLIB,
+    assert_all_spans_in_bounds,
+    check_layer_rows,
+    extract,
+    extract_fixture,
+    extract_stdlib,
+    fixture_files,
+    records,
+)
 
-STDLIB = Path(sysconfig.get_path("stdlib"))
 NAMED_STDLIB = ("functools.py", "argparse.py", "asyncio/tasks.py")
 SAMPLE_SIZE = 30
 STMT_TYPES = frozenset(c.__name__ for c in ast.stmt.__subclasses__())
@@ -42,24 +47,12 @@ def stdlib_sample() -> tuple[str, ...]:
     return tuple(dict.fromkeys([*NAMED_STDLIB, *paths[::stride]]))
 
 
-@cache
-def fixture_files() -> dict[str, bytes]:
-    with tempfile.TemporaryDirectory() as tmp:
-        root = fx.write_messy_repo(Path(tmp))
-        return {rel: (root / rel).read_bytes() for rel in (*fx.GOOD_FILES, *fx.BAD_FILES)}
-
-
-def run(relpath: str, data: bytes) -> tuple[SourceFile, LayerRows]:
-    source = SourceFile(relpath, data)
-    return source, LAYER.extract(source)
-
-
 def fixture(relpath: str) -> tuple[SourceFile, LayerRows]:
-    return run(relpath, fixture_files()[relpath])
+    return extract_fixture(LAYER, relpath)
 
 
 def stdlib(relpath: str) -> tuple[SourceFile, LayerRows]:
-    return run(relpath, (STDLIB / relpath).read_bytes())
+    return extract_stdlib(LAYER, relpath)
 
 
 def text(source: SourceFile, bstart: int, bend: int) -> str:
@@ -219,7 +212,7 @@ def corpus() -> list[tuple[str, bytes]]:
 
 @pytest.mark.parametrize(("relpath", "data"), corpus(), ids=[r for r, _ in corpus()])
 def test_nodes_follow_the_tree_and_the_span_converter(relpath: str, data: bytes) -> None:
-    source, rows = run(relpath, data)
+    source, rows = extract(LAYER, relpath, data)
     got = recs(rows, "ast_nodes")
     expected = expected_nodes(source.python_ast())
     assert len(got) == len(expected)
@@ -311,7 +304,7 @@ def reparsed_type(kind: str, snippet: str, prefix: str, field: str | None) -> st
 
 @pytest.mark.parametrize(("relpath", "data"), corpus(), ids=[r for r, _ in corpus()])
 def test_every_node_span_reparses_to_its_type(relpath: str, data: bytes) -> None:
-    source, rows = run(relpath, data)
+    source, rows = extract(LAYER, relpath, data)
     for rec in recs(rows, "ast_nodes"):
         if rec["bstart"] is None or rec["ast_type"] == "Module":
             continue
@@ -326,7 +319,7 @@ def test_every_node_span_reparses_to_its_type(relpath: str, data: bytes) -> None
 
 @pytest.mark.parametrize(("relpath", "data"), corpus(), ids=[r for r, _ in corpus()])
 def test_named_construct_spans(relpath: str, data: bytes) -> None:
-    source, rows = run(relpath, data)
+    source, rows = extract(LAYER, relpath, data)
     check_layer_rows(LAYER, rows)
     tree = source.python_ast()
     for rec in recs(rows, "ast_names"):
@@ -698,7 +691,7 @@ def test_assignments_of_the_fixture() -> None:
 
 
 def test_snippet_unpacking_and_walrus() -> None:
-    source, rows = run("snippet.py", SNIPPET)
+    source, rows = extract(LAYER, "snippet.py", SNIPPET)
     nodes = by_idx(rows)
     assigns = [a for a in recs(rows, "ast_assignments") if a["kind"] == "assign"]
     unpack = [
@@ -732,7 +725,7 @@ def test_snippet_unpacking_and_walrus() -> None:
 
 
 def test_snippet_all_forms_and_scope_markers() -> None:
-    source, rows = run("snippet.py", SNIPPET)
+    source, rows = extract(LAYER, "snippet.py", SNIPPET)
     assert [(e["index"], e["name"]) for e in recs(rows, "ast_all")] == list(enumerate("abcde"))
     markers = recs(rows, "ast_scope_markers")
     defs = defs_by_qualname(rows)
@@ -745,7 +738,7 @@ def test_snippet_all_forms_and_scope_markers() -> None:
 
 
 def test_snippet_fstring_tuple_span_drops_the_braces() -> None:
-    source, rows = run("snippet.py", SNIPPET)
+    source, rows = extract(LAYER, "snippet.py", SNIPPET)
     nodes = recs(rows, "ast_nodes")
     formatted = [n["node_idx"] for n in nodes if n["ast_type"] == "FormattedValue"]
     values = [n for n in nodes if n["parent_idx"] in formatted and n["field"] == "value"]
@@ -756,7 +749,7 @@ def test_snippet_fstring_tuple_span_drops_the_braces() -> None:
 
 
 def test_snippet_odd_decorator_and_lambdas() -> None:
-    source, rows = run("snippet.py", SNIPPET)
+    source, rows = extract(LAYER, "snippet.py", SNIPPET)
     defs = defs_by_qualname(rows)
     spaced = defs["spaced"]
     assert text(source, spaced["bstart"], spaced["bend"]) == "@ (\n    deco\n)\ndef spaced(): ..."
@@ -774,7 +767,8 @@ def test_snippet_odd_decorator_and_lambdas() -> None:
 
 def test_snippet_callee_shapes() -> None:
     calls = recs(
-        run("x.py", b"f()\na.b()\ng()()\nh[0]()\n(lambda: 1)()\n'x'.join()\n")[1], "ast_calls"
+        extract(LAYER, "x.py", b"f()\na.b()\ng()()\nh[0]()\n(lambda: 1)()\n'x'.join()\n")[1],
+        "ast_calls",
     )
     assert [(c["callee_shape"], c["callee_text"]) for c in calls] == [
         ("name", "f"),

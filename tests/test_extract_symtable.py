@@ -12,12 +12,9 @@ import ast
 import codecs
 import platform
 import symtable
-import sysconfig
-import tempfile
 import unicodedata
 import warnings
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,9 +24,17 @@ from codeanatomy.extract.symtable_layer import LAYER
 from codeanatomy.scan.discover import discover
 from codeanatomy.scan.source import SourceDecodeError, SourceFile
 from tests import fixture_repos as fx
-from tests.evidence_checks import assert_all_spans_in_bounds, check_layer_rows, records
+from tests.evidence_checks import (
+    STDLIB,
+    assert_all_spans_in_bounds,
+    check_layer_rows,
+    extract,
+    extract_fixture,
+    extract_stdlib,
+    fixture_files,
+    records,
+)
 
-STDLIB = Path(sysconfig.get_path("stdlib"))
 NAMED_STDLIB = ("functools.py", "argparse.py", "asyncio/tasks.py")
 SAMPLE_SIZE = 30
 DEF_KINDS = frozenset({"FunctionDef", "AsyncFunctionDef", "ClassDef"})
@@ -71,13 +76,6 @@ def stdlib_sample() -> tuple[str, ...]:
 
 
 @cache
-def fixture_files() -> dict[str, bytes]:
-    with tempfile.TemporaryDirectory() as tmp:
-        root = fx.write_messy_repo(Path(tmp))
-        return {rel: (root / rel).read_bytes() for rel in (*fx.GOOD_FILES, *fx.BAD_FILES)}
-
-
-@cache
 def block_name_of(node_kind: str) -> str:
     """The name this interpreter gives the block of an anonymous scope."""
     (child,) = symtable.symtable(ANONYMOUS[node_kind], "<p>", "exec").get_children()
@@ -85,17 +83,12 @@ def block_name_of(node_kind: str) -> str:
     return name
 
 
-def run(relpath: str, data: bytes) -> tuple[SourceFile, LayerRows]:
-    source = SourceFile(relpath, data)
-    return source, LAYER.extract(source)
-
-
 def fixture(relpath: str) -> tuple[SourceFile, LayerRows]:
-    return run(relpath, fixture_files()[relpath])
+    return extract_fixture(LAYER, relpath)
 
 
 def stdlib(relpath: str) -> tuple[SourceFile, LayerRows]:
-    return run(relpath, (STDLIB / relpath).read_bytes())
+    return extract_stdlib(LAYER, relpath)
 
 
 def text(source: SourceFile, bstart: int, bend: int) -> str:
@@ -355,7 +348,7 @@ def test_global_nonlocal_and_namespaces() -> None:
         "        return n\n"
         "    return inner\n"
     )
-    _, rows = run("scopes.py", source.encode())
+    _, rows = extract(LAYER, "scopes.py", source.encode())
     bump = symbols(rows, scope_at(rows, "bump")["scope_idx"])
     assert bump["counter"]["is_declared_global"] and bump["counter"]["is_global"]
     assert not bump["counter"]["is_local"]
@@ -415,7 +408,7 @@ SAME_LINE = (
 def test_blocks_on_one_line_get_their_own_node(future: bool) -> None:
     """Each lambda names one unique variable: the block binding it is the lambda spanned."""
     header = "from __future__ import annotations\n" if future else ""
-    source, rows = run("same_line.py", (header + SAME_LINE).encode())
+    source, rows = extract(LAYER, "same_line.py", (header + SAME_LINE).encode())
     lambdas = [s for s in scopes(rows) if s["def_node_kind"] == "Lambda"]
     seen = set()
     for scope in lambdas:
@@ -434,7 +427,7 @@ def test_blocks_on_one_line_get_their_own_node(future: bool) -> None:
 
 
 def test_comprehension_first_iterable_belongs_to_enclosing_scope() -> None:
-    source, rows = run("comp.py", b"out = [x for x in [y for y in range(3)] if x]\n")
+    source, rows = extract(LAYER, "comp.py", b"out = [x for x in [y for y in range(3)] if x]\n")
     inner, outer = scopes(rows)[1:]  # pre-order: the iterable's block comes first
     assert outer["parent_scope_idx"] == inner["parent_scope_idx"] == 0
     assert text(source, inner["bstart"], inner["bend"]) == "[y for y in range(3)]"
@@ -445,7 +438,8 @@ def test_comprehension_first_iterable_belongs_to_enclosing_scope() -> None:
 
 
 def test_default_and_decorator_lambdas_belong_to_enclosing_scope() -> None:
-    source, rows = run(
+    source, rows = extract(
+        LAYER,
         "enclosing.py",
         b"class K:\n    @staticmethod\n    @wrap(lambda f: f)\n    def m(a=lambda: 1):\n"
         b"        return lambda: a\n",
@@ -502,7 +496,7 @@ def test_crlf_and_tabs_spans() -> None:
 def test_shift_jis_identifier_with_ascii_trail_byte() -> None:
     """In Shift-JIS ``表`` is b'\\x95\\x5c': its second byte is a backslash."""
     code = "# -*- coding: shift_jis -*-\ndef 表示(x=lambda: 1):\n    return [表 for 表 in x]\n"
-    source, rows = run("sjis.py", code.encode("shift_jis"))
+    source, rows = extract(LAYER, "sjis.py", code.encode("shift_jis"))
     assert "表".encode("shift_jis") == b"\x95\x5c"
     display = scope_at(rows, "表示")
     assert source.data[display["name_bstart"] : display["name_bend"]] == "表示".encode("shift_jis")
@@ -511,14 +505,15 @@ def test_shift_jis_identifier_with_ascii_trail_byte() -> None:
 
 def test_identifier_spans_keep_the_source_spelling() -> None:
     """Identifiers are NFKC-normalised by the parser; the span is what the file says."""
-    source, rows = run("nfkc.py", "def ﬁle(): pass\nclass ℌello: pass\n".encode())
+    source, rows = extract(LAYER, "nfkc.py", "def ﬁle(): pass\nclass ℌello: pass\n".encode())
     assert [s["name"] for s in scopes(rows)[1:]] == ["file", "Hello"]
     spelled = [text(source, s["name_bstart"], s["name_bend"]) for s in scopes(rows)[1:]]
     assert spelled == ["ﬁle", "ℌello"]
 
 
 def test_identifier_after_continuation_lines() -> None:
-    source, rows = run(
+    source, rows = extract(
+        LAYER,
         "cont.py",
         b"def \\\n  f(): pass\nasync  \\\r\n def\tg(): pass\nclass\x0cA  (object)  : pass\n",
     )

@@ -32,38 +32,28 @@ def _meta(semantic: str, doc: str, **extra: str) -> msgspec.Meta:
     return msgspec.Meta(description=doc, extra={"semantic": semantic, **extra})
 
 
+def _byte(semantic: str, doc: str, *, nullable: bool = False) -> msgspec.Meta:
+    """A byte-offset column; non-null offsets are checked to be >= 0."""
+    extra = {"semantic": semantic, "span_unit": "byte"}
+    if nullable:
+        return msgspec.Meta(description=doc, extra=extra)
+    return msgspec.Meta(ge=0, description=doc, extra=extra)
+
+
 # Column vocabulary shared by the evidence tables. The semantic tag is what the semantic
 # compiler uses to infer join keys and span units; the docstring is exported with schemas.
 FileId = Annotated[str, _meta("file_id", "stable id of the file (from its repo-relative path)")]
-ByteStart = Annotated[
-    int,
-    msgspec.Meta(
-        ge=0,
-        description="span start, byte offset into the raw file",
-        extra={"semantic": "span_start", "span_unit": "byte"},
-    ),
-]
-ByteEnd = Annotated[
-    int,
-    msgspec.Meta(
-        ge=0,
-        description="span end (exclusive), byte offset into the raw file",
-        extra={"semantic": "span_end", "span_unit": "byte"},
-    ),
-]
+ByteStart = Annotated[int, _byte("span_start", "span start, byte offset into the raw file")]
+ByteEnd = Annotated[int, _byte("span_end", "span end (exclusive), byte offset into the raw file")]
 OptByteStart = Annotated[
     int | None,
-    msgspec.Meta(
-        description="span start, byte offset into the raw file (null: no position)",
-        extra={"semantic": "span_start", "span_unit": "byte"},
+    _byte(
+        "span_start", "span start, byte offset into the raw file (null: no position)", nullable=True
     ),
 ]
 OptByteEnd = Annotated[
     int | None,
-    msgspec.Meta(
-        description="span end (exclusive), byte offset (null: no position)",
-        extra={"semantic": "span_end", "span_unit": "byte"},
-    ),
+    _byte("span_end", "span end (exclusive), byte offset (null: no position)", nullable=True),
 ]
 LineNo = Annotated[
     int,
@@ -76,35 +66,17 @@ OptLineNo = Annotated[
     msgspec.Meta(description="1-based line number", extra={"semantic": "line", "arrow": "int32"}),
 ]
 
-NameStart = Annotated[
-    int,
-    msgspec.Meta(
-        ge=0,
-        description="start of the identifier's span (raw bytes)",
-        extra={"semantic": "name_span_start", "span_unit": "byte"},
-    ),
-]
+NameStart = Annotated[int, _byte("name_span_start", "start of the identifier's span (raw bytes)")]
 NameEnd = Annotated[
-    int,
-    msgspec.Meta(
-        ge=0,
-        description="end of the identifier's span (raw bytes, exclusive)",
-        extra={"semantic": "name_span_end", "span_unit": "byte"},
-    ),
+    int, _byte("name_span_end", "end of the identifier's span (raw bytes, exclusive)")
 ]
 OptNameStart = Annotated[
     int | None,
-    msgspec.Meta(
-        description="start of the identifier's span (raw bytes)",
-        extra={"semantic": "name_span_start", "span_unit": "byte"},
-    ),
+    _byte("name_span_start", "start of the identifier's span (raw bytes)", nullable=True),
 ]
 OptNameEnd = Annotated[
     int | None,
-    msgspec.Meta(
-        description="end of the identifier's span (raw bytes, exclusive)",
-        extra={"semantic": "name_span_end", "span_unit": "byte"},
-    ),
+    _byte("name_span_end", "end of the identifier's span (raw bytes, exclusive)", nullable=True),
 ]
 
 
