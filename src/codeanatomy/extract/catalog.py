@@ -22,6 +22,7 @@ from codeanatomy.extract.errors import EXTRACT_ERRORS
 from codeanatomy.extract.file_tables import FILE_LINES, REPO_FILES, WIDE_CHARS
 from codeanatomy.extract.layer import LayerSpec
 from codeanatomy.extract.schema import TableSpec
+from codeanatomy.extract.scip import layer as scip_layer
 
 LAYERS: tuple[LayerSpec, ...] = (
     ast_layer.LAYER,
@@ -30,6 +31,8 @@ LAYERS: tuple[LayerSpec, ...] = (
     tree_sitter_layer.LAYER,
     libcst_layer.LAYER,
 )
+# Repository-level layers (one run per build, not per file): the build runs them itself.
+REPO_LAYERS: tuple[scip_layer.RepoLayerSpec, ...] = (scip_layer.LAYER,)
 BASE_TABLES: tuple[TableSpec, ...] = (REPO_FILES, FILE_LINES, WIDE_CHARS, EXTRACT_ERRORS)
 
 
@@ -39,17 +42,21 @@ class LayerSelectionError(ValueError):
 
 @dataclass(frozen=True)
 class EvidencePlan:
-    """The layers one run extracts, in catalogue order."""
+    """The layers one run extracts, in catalogue order (per-file, then repository-level)."""
 
     layers: tuple[LayerSpec, ...]
+    repo_layers: tuple[scip_layer.RepoLayerSpec, ...] = ()
 
     @classmethod
     def from_names(cls, names: Iterable[str]) -> EvidencePlan:
         wanted = set(names)
-        unknown = wanted - {layer.name for layer in LAYERS}
+        unknown = wanted - set(_all_names())
         if unknown:
             raise LayerSelectionError(f"unknown layer(s): {', '.join(sorted(unknown))}")
-        return cls(tuple(layer for layer in LAYERS if layer.name in wanted))
+        return cls(
+            tuple(layer for layer in LAYERS if layer.name in wanted),
+            tuple(layer for layer in REPO_LAYERS if layer.name in wanted),
+        )
 
     @classmethod
     def from_selection(cls, selection: str) -> EvidencePlan:
@@ -61,14 +68,14 @@ class EvidencePlan:
                 continue
             if token.startswith("-"):
                 chosen = [n for n in chosen if n != token[1:]]
-                if token[1:] not in {layer.name for layer in LAYERS}:
+                if token[1:] not in _all_names():
                     raise LayerSelectionError(_unknown_message(token[1:]))
                 continue
             if token == "default":
                 names = [layer.name for layer in LAYERS if layer.default]
             elif token == "all":
-                names = [layer.name for layer in LAYERS]
-            elif token in {layer.name for layer in LAYERS}:
+                names = list(_all_names())
+            elif token in _all_names():
                 names = [token]
             else:
                 raise LayerSelectionError(_unknown_message(token))
@@ -77,6 +84,7 @@ class EvidencePlan:
 
     @property
     def names(self) -> tuple[str, ...]:
+        """Names of the per-file layers (what extraction workers run)."""
         return tuple(layer.name for layer in self.layers)
 
     @property
@@ -86,9 +94,14 @@ class EvidencePlan:
 
 def all_tables() -> tuple[TableSpec, ...]:
     """Every evidence table any layer can produce (the catalogue's full schema set)."""
-    return BASE_TABLES + tuple(t for layer in LAYERS for t in layer.tables)
+    per_file = tuple(t for layer in LAYERS for t in layer.tables)
+    return BASE_TABLES + per_file + tuple(t for layer in REPO_LAYERS for t in layer.tables)
+
+
+def _all_names() -> tuple[str, ...]:
+    return tuple(layer.name for layer in LAYERS) + tuple(layer.name for layer in REPO_LAYERS)
 
 
 def _unknown_message(name: str) -> str:
-    known = ", ".join(layer.name for layer in LAYERS)
+    known = ", ".join(_all_names())
     return f"unknown layer {name!r} (known: default, all, {known})"

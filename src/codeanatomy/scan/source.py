@@ -8,6 +8,7 @@ file's encoding. Parsers speak other units:
   (the BOM is not counted on line 1) -> :meth:`SourceFile.offset_of_utf8_col`;
 * tree-sitter: raw bytes already;
 * character columns (LibCST, derived line/col) -> :meth:`SourceFile.offset_of_char_col`.
+* SCIP/LSP positions: UTF-16 code units of the line -> :meth:`SourceFile.offset_of_utf16_col`.
 
 Lines end at ``\\r\\n``, ``\\n`` or a lone ``\\r``, exactly as CPython's tokenizer counts them.
 """
@@ -183,6 +184,32 @@ class SourceFile:
             return start + col
         codec = self.codec
         return start + len(raw.decode(codec)[:col].encode(codec))
+
+    def offset_of_utf16_col(self, lineno: int, col: int, *, bom_is_char: bool = False) -> int:
+        """Byte offset of a (1-based line, UTF-16 code unit column) position.
+
+        The unit of LSP and SCIP positions: a character outside the BMP (an emoji) counts
+        two. A column past the line's end stops at the end (terminator excluded).
+        ``bom_is_char``: the producer kept a BOM as a character (U+FEFF, one unit) at the
+        start of line 1, as pyright does.
+        """
+        if lineno > len(self.line_starts):
+            return len(self.data)
+        if bom_is_char and lineno == 1 and self.bom:
+            col = max(0, col - 1)
+        start = self.line_bases[lineno]
+        end = self.line_ends[lineno - 1]
+        raw = self.data[start:end]
+        if raw.isascii():
+            return start + min(col, len(raw))
+        offset, units = start, 0
+        codec = self.codec
+        for char in raw.decode(codec):
+            if units >= col:
+                break
+            units += 2 if ord(char) > 0xFFFF else 1
+            offset += len(char.encode(codec))
+        return offset
 
     def char_col_of_offset(self, offset: int) -> tuple[int, int]:
         """(1-based line, 0-based character column) of a byte offset."""
