@@ -377,7 +377,7 @@ def test_qualnames_and_def_links() -> None:
         "Base.helper": "function",
         "Derived": "class",
         "Derived.run": "function",
-        "Derived.run.<lambda>": "lambda",
+        "Derived.run.<lambda1>": "lambda",
         "make_adder": "function",
         "make_adder.add": "function",
         "fetch": "async_function",
@@ -391,8 +391,8 @@ def test_qualnames_and_def_links() -> None:
     assert defs["trace"]["parent_def_idx"] is None
     assert defs["Derived.run"]["is_method"] and not defs["make_adder.add"]["is_method"]
     assert defs["fetch"]["is_async"] and not defs["lock"]["is_async"]
-    assert defs["Derived.run.<lambda>"]["name"] == "<lambda>"
-    assert defs["Derived.run.<lambda>"]["name_bstart"] is None
+    assert defs["Derived.run.<lambda1>"]["name"] == "<lambda>"
+    assert defs["Derived.run.<lambda1>"]["name_bstart"] is None
 
 
 def test_decorated_def_spans_start_at_the_at_sign() -> None:
@@ -654,7 +654,7 @@ def test_returns_yields_and_lambdas() -> None:
         stream["value_text"],
         text(source, stream["bstart"], stream["bend"]),
     ) == ("yield", "u", "yield u")
-    lam = one(returns, def_idx=defs["Derived.run.<lambda>"]["node_idx"])
+    lam = one(returns, def_idx=defs["Derived.run.<lambda1>"]["node_idx"])
     assert (lam["kind"], text(source, lam["bstart"], lam["bend"])) == ("return", "item[1]")
     assert lam["node_idx"] == lam["value_idx"]
     add = one(returns, def_idx=defs["make_adder"]["node_idx"])
@@ -754,13 +754,13 @@ def test_snippet_odd_decorator_and_lambdas() -> None:
     spaced = defs["spaced"]
     assert text(source, spaced["bstart"], spaced["bend"]) == "@ (\n    deco\n)\ndef spaced(): ..."
     assert one(recs(rows, "ast_decorators"), def_idx=spaced["node_idx"])["text"] == "deco"
-    go = defs["K.<lambda>"]
+    go = defs["K.<lambda1>"]
     assert (go["kind"], go["is_method"], go["parent_def_idx"]) == (
         "lambda",
         False,
         defs["K"]["node_idx"],
     )
-    yielding = defs["<lambda>"]
+    yielding = defs["<lambda1>"]
     kinds = [r["kind"] for r in recs(rows, "ast_returns") if r["def_idx"] == yielding["node_idx"]]
     assert sorted(kinds) == ["return", "yield"]
 
@@ -841,3 +841,13 @@ def test_deep_but_parseable_code_needs_no_recursion() -> None:
     call = one(recs(rows, "ast_calls"), callee_shape="attribute")
     assert call["callee_text"] == "a" + ".b" * 2000
     assert text(source, call["bstart"], call["bend"]) == "a" + ".b" * 2000 + "()"
+
+
+def test_lambdas_are_numbered_per_enclosing_definition() -> None:
+    source = (
+        b"a = lambda: 1\nb = [lambda: 2, lambda: (lambda: 3)]\ndef f():\n    return lambda: 4\n"
+    )
+    defs = defs_by_qualname(extract(LAYER, "lam.py", source)[1])
+    lambdas = sorted(q for q in defs if "lambda" in q)
+    assert lambdas == ["<lambda1>", "<lambda2>", "<lambda3>", "<lambda3>.<lambda1>", "f.<lambda1>"]
+    assert all(defs[q]["name"] == "<lambda>" for q in lambdas)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import msgspec
 
+from codeanatomy.extract.scip.layer import ScipRunInfo
+
 
 class LayerInfo(msgspec.Struct, frozen=True, kw_only=True):
     name: str
@@ -40,6 +42,7 @@ class RunManifest(msgspec.Struct, frozen=True, kw_only=True):
     seconds_by_stage: dict[str, float]
     worker_seconds_by_layer: dict[str, float]
     scan_issues: dict[str, int]
+    scip: ScipRunInfo | None = None  # the SCIP layer's run, when it was selected
 
 
 ARTIFACT_TYPES: tuple[type[msgspec.Struct], ...] = (RunManifest,)

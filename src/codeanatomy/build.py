@@ -22,6 +22,8 @@ from codeanatomy.artifacts import LayerInfo, RunManifest, TableInfo, write_artif
 from codeanatomy.extract.catalog import EvidencePlan, LayerSelectionError, all_tables
 from codeanatomy.extract.errors import EXTRACT_ERRORS
 from codeanatomy.extract.runner import run_extraction
+from codeanatomy.extract.scip import layer as scip_layer
+from codeanatomy.extract.scip.run import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, ScipLimits
 from codeanatomy.scan.discover import discover
 from codeanatomy.storage.delta import DeltaTableSink, DeltaWriter
 
@@ -44,6 +46,8 @@ class BuildOptions:
     include: Sequence[str] = ()
     exclude: Sequence[str] = ()
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    scip_timeout_s: float = DEFAULT_TIMEOUT_S
+    scip_memory_mb: int = DEFAULT_MEMORY_MB
 
 
 @dataclass
@@ -68,6 +72,8 @@ def build(options: BuildOptions, progress: Progress | None = None) -> RunManifes
         raise UsageError(str(exc)) from exc
     if options.max_file_bytes <= 0:
         raise UsageError("--max-file-bytes must be positive")
+    if options.scip_timeout_s <= 0 or options.scip_memory_mb <= 0:
+        raise UsageError("--scip-timeout and --scip-memory-mb must be positive")
     jobs = options.jobs or default_jobs()
     seconds: dict[str, float] = {}
 
@@ -84,6 +90,13 @@ def build(options: BuildOptions, progress: Progress | None = None) -> RunManifes
         for spec in all_tables()
     }
     errors = _ErrorTally(sinks[EXTRACT_ERRORS.name])
+    # --- SCIP (repository-level, opt-in): scip-python runs while the workers extract.
+    scip = None
+    if plan.repo_layers:
+        limits = ScipLimits(options.scip_timeout_s, options.scip_memory_mb)
+        scip = scip_layer.start(repo, found.paths, out / ARTIFACTS_DIR, limits)
+    scip_info = None
+    # --- end SCIP
     try:
         stats = run_extraction(
             repo,
@@ -94,8 +107,15 @@ def build(options: BuildOptions, progress: Progress | None = None) -> RunManifes
             max_file_bytes=options.max_file_bytes,
             on_files_done=progress.on_files_done,
         )
+        if scip is not None:
+            seconds["extract"] = time.perf_counter() - started
+            scip_started = time.perf_counter()
+            scip_info = scip.finish({**sinks, EXTRACT_ERRORS.name: errors})
+            seconds["scip"] = time.perf_counter() - scip_started
     finally:
-        seconds["extract"] = time.perf_counter() - started
+        if scip is not None:
+            scip.close()
+        seconds.setdefault("extract", time.perf_counter() - started)
         started = time.perf_counter()
         # Tables of layers not selected are written empty: consumers always find the
         # full, correctly typed evidence set (graceful degradation).
@@ -110,7 +130,8 @@ def build(options: BuildOptions, progress: Progress | None = None) -> RunManifes
         repo=str(repo),
         out=str(out),
         jobs=jobs,
-        layers=[LayerInfo(name=layer.name, version=layer.version()) for layer in plan.layers],
+        layers=[LayerInfo(name=layer.name, version=layer.version()) for layer in plan.layers]
+        + [LayerInfo(name=layer.name, version=layer.version()) for layer in plan.repo_layers],
         files=stats.files,
         file_statuses=dict(sorted(stats.statuses.items())),
         tables=[
@@ -122,6 +143,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> RunManifes
         seconds_by_stage={k: round(v, 3) for k, v in seconds.items()},
         worker_seconds_by_layer={k: round(v, 3) for k, v in sorted(stats.layer_seconds.items())},
         scan_issues=dict(sorted(Counter(issue.kind for issue in found.issues).items())),
+        scip=scip_info,
     )
     write_artifact(out / ARTIFACTS_DIR / RUN_MANIFEST, manifest)
     return manifest

@@ -17,7 +17,7 @@ from datafusion import DataFrame, SessionContext
 from deltalake import DeltaTable
 
 from codeanatomy.artifacts import RunManifest, write_artifact
-from codeanatomy.build import ARTIFACTS_DIR, BuildOptions, Progress, build
+from codeanatomy.build import ARTIFACTS_DIR, RUN_MANIFEST, BuildOptions, Progress, build
 from codeanatomy.extract.catalog import all_tables
 from codeanatomy.plan.builders import view_definitions
 from codeanatomy.plan.bundle import PlannedProgram, plan_views
@@ -39,10 +39,12 @@ from codeanatomy.plan.schedule import (
 from codeanatomy.plan.session import new_session
 from codeanatomy.plan.views import ViewDefinition
 from codeanatomy.semantics.bindings import DatasetResolver
+from codeanatomy.semantics.callgraph import RULES as CALLGRAPH_RULES
 from codeanatomy.semantics.compiler import SemanticProgramManifest, compile_program
 from codeanatomy.semantics.decisions import Decision
 from codeanatomy.semantics.mapping import ENTITIES, RELATIONSHIPS
-from codeanatomy.semantics.resolution import RULES
+from codeanatomy.semantics.resolution import RULES as RESOLUTION_RULES
+from codeanatomy.semantics.scip_mapping import scip_agreement, scip_rules
 
 
 class GraphSummary(msgspec.Struct, frozen=True, kw_only=True):
@@ -84,8 +86,10 @@ def prepare(ctx: SessionContext, out: Path) -> PreparedProgram:
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     tables = all_tables()
+    rules = (*RESOLUTION_RULES, *CALLGRAPH_RULES)
+    rules = (*rules, *scip_rules(rules))  # SCIP rules read the REFERS_TO rules above
     manifest = compile_program(
-        ENTITIES, RELATIONSHIPS, {t.name: t.schema for t in tables}, out, rules=RULES
+        ENTITIES, RELATIONSHIPS, {t.name: t.schema for t in tables}, out, rules=rules
     )
     datasets = DatasetResolver.from_manifest(manifest)
     versions, evidence_rows = register_evidence(ctx, datasets)
@@ -96,7 +100,7 @@ def prepare(ctx: SessionContext, out: Path) -> PreparedProgram:
     planned = plan_views(ctx, views, versions)
     physical = {name: bundle.physical_plan for name, bundle in planned.bundles.items()}
     costs = estimate_costs(
-        _statistics_frames(ctx, views, physical),
+        _statistics_frames(ctx, views, planned),
         planned.deps,
         physical_plans=physical,
         evidence_rows=evidence_rows,
@@ -133,21 +137,20 @@ def register_evidence(
 
 
 def _statistics_frames(
-    ctx: SessionContext, views: list[ViewDefinition], physical: dict[str, str]
+    ctx: SessionContext, views: list[ViewDefinition], planned: PlannedProgram
 ) -> dict[str, DataFrame]:
-    """DataFrames (over the real upstream views) of the views whose scans have statistics."""
-    wanted = {name for name, plan in physical.items() if reports_statistics(plan)}
-    if not wanted:
-        return {}
-    frames = {}
-    for view in views:
-        frame = view.build(ctx)
-        ctx.register_view(view.name, frame)
-        if view.name in wanted:
-            frames[view.name] = frame
-    for view in views:
-        ctx.deregister_table(view.name)
-    return frames
+    """DataFrames of the views whose statistics mean something at plan time.
+
+    That is a view whose scans report statistics and that reads no other view: upstream
+    views are empty placeholders while planning, and rebuilding them for real would inline
+    every upstream plan (exponential over the unrolled resolution rounds).
+    """
+    wanted = {
+        name
+        for name, bundle in planned.bundles.items()
+        if reports_statistics(bundle.physical_plan) and not planned.deps[name].inputs
+    }
+    return {view.name: view.build(ctx) for view in views if view.name in wanted}
 
 
 def run(options: BuildOptions, progress: Progress | None = None) -> BuildResult:
@@ -174,7 +177,18 @@ def run(options: BuildOptions, progress: Progress | None = None) -> BuildResult:
         seconds_by_stage={k: round(v, 3) for k, v in seconds.items()},
     )
     _write_artifacts(out / ARTIFACTS_DIR, program, summary)
+    evidence = _with_scip_agreement(ctx, out, evidence)
     return BuildResult(evidence=evidence, graph=summary)
+
+
+def _with_scip_agreement(ctx: SessionContext, out: Path, evidence: RunManifest) -> RunManifest:
+    """The run manifest with SCIP's agreement with REFERS_TO, once the graph is built."""
+    if evidence.scip is None or evidence.scip.status != "ok":
+        return evidence
+    scip = msgspec.structs.replace(evidence.scip, agreement=scip_agreement(ctx))
+    updated = msgspec.structs.replace(evidence, scip=scip)
+    write_artifact(out / ARTIFACTS_DIR / RUN_MANIFEST, updated)
+    return updated
 
 
 def _counts(ctx: SessionContext, table: str, column: str) -> dict[str, int]:

@@ -46,19 +46,10 @@ def materialize_lazy(ctx: SessionContext, name: str, df: DataFrame) -> None:
 
 
 def materialize_cache(ctx: SessionContext, name: str, df: DataFrame) -> None:
-    """Compute once into DataFusion memory so several readers share one evaluation.
+    """Compute once into DataFusion memory so several readers share one evaluation."""
+    from codeanatomy.plan.session import cache_frame
 
-    A plan with no partitions (it scans only an empty evidence table, e.g. of a layer not
-    selected) cannot be cached in datafusion 55 ("No partitions provided"); its result is
-    empty by construction, so an empty table of its schema is registered instead.
-    """
-    import pyarrow as pa
-
-    if df.execution_plan().partition_count == 0:
-        _replace_registration(ctx, name)
-        ctx.register_record_batches(name, [[pa.RecordBatch.from_pylist([], schema=df.schema())]])
-        return
-    cached = df.cache()
+    cached = cache_frame(ctx, df)
     _replace_registration(ctx, name)
     ctx.register_view(name, cached)
 

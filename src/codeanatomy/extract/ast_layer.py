@@ -594,6 +594,7 @@ class _Walk:
     idx_of: dict[Any, int] = field(default_factory=dict)
     qualnames: dict[int, str] = field(default_factory=dict)
     is_class: dict[int, bool] = field(default_factory=dict)
+    lambdas_in: dict[int | None, int] = field(default_factory=dict)  # lambdas seen per scope
     names: RowTuples = field(default_factory=list)
     attributes: RowTuples = field(default_factory=list)
     calls: RowTuples = field(default_factory=list)
@@ -738,9 +739,11 @@ def _walk(source: SourceFile, tree: ast.Module) -> _Walk:
             elif kind == K_COMP:
                 ccomp = True
             elif kind in _DEF_NODE_KINDS:
-                dname = node.name if kind != K_LAMBDA else "<lambda>"
-                if kind != K_LAMBDA:
-                    name = dname
+                if kind == K_LAMBDA:
+                    nth = w.lambdas_in[scope] = w.lambdas_in.get(scope, 0) + 1
+                    dname = f"<lambda{nth}>"
+                else:
+                    dname = name = node.name
                 qualnames[idx] = dname if scope is None else f"{qualnames[scope]}.{dname}"
                 is_class[idx] = kind == K_CLASS
                 w.pending_defs.append((node, idx, scope, bs, be))

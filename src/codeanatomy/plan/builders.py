@@ -16,9 +16,11 @@ from datafusion import functions as f
 from datafusion.expr import Window
 
 from codeanatomy.plan.exprs import stable_id_expr
+from codeanatomy.plan.session import cache_frame, register_placeholder
 from codeanatomy.plan.views import ViewDefinition
 from codeanatomy.semantics.compiler import IREndpoint, IRView, IRWhere, SemanticProgramManifest
 from codeanatomy.semantics.cpg_schema import CPG_EDGES, CPG_NODES, CPG_PROPS
+from codeanatomy.semantics.modules import MODULE_NAMES_SQL
 
 _RIGHT = "r__"  # prefix of the right side's columns in a joined relationship
 _LAYER_ROOTS = {"ast": ("ast_nodes", "node_idx")}  # the table whose rows prove a layer read a file
@@ -44,6 +46,14 @@ def view_definitions(manifest: SemanticProgramManifest) -> list[ViewDefinition]:
             result.append(ViewDefinition(view.name, partial(_entity, view, claims)))
         elif view.kind == "relationship":
             result.append(ViewDefinition(view.name, partial(_relationship, view)))
+        elif view.kind == "rule" and view.steps:
+            result.append(
+                ViewDefinition(
+                    view.name,
+                    partial(_fixpoint_run, view),
+                    statements=partial(_fixpoint_statements, view),
+                )
+            )
         elif view.kind == "rule":
             result.append(ViewDefinition(view.name, partial(_rule, view)))
         elif view.name == "cpg_nodes":
@@ -58,11 +68,7 @@ def view_definitions(manifest: SemanticProgramManifest) -> list[ViewDefinition]:
 
 
 def _files(ctx: SessionContext) -> DataFrame:
-    path = col("path")
-    stem = f.regexp_replace(path, lit(r"(/__init__)?\.pyi?$"), lit(""))
-    return ctx.table("repo_files").select(
-        col("file_id"), path, f.replace(stem, lit("/"), lit(".")).alias("module")
-    )
+    return ctx.sql(MODULE_NAMES_SQL).select(col("file_id"), col("path"), col("module"))
 
 
 def _filtered(ctx: SessionContext, table: str, where: Sequence[IRWhere]) -> DataFrame:
@@ -205,6 +211,62 @@ def _relationship(view: IRView, ctx: SessionContext) -> DataFrame:
 def _rule(view: IRView, ctx: SessionContext) -> DataFrame:
     assert view.sql is not None
     return ctx.sql(view.sql)
+
+
+def _fixpoint_names(view: IRView) -> tuple[str, list[str]]:
+    return f"{view.name}__state", [f"{view.name}__{step}" for step, _ in view.steps]
+
+
+def _fixpoint_statements(view: IRView, ctx: SessionContext) -> tuple[DataFrame, ...]:
+    """A fixpoint rule (see :class:`SqlRuleSpec`) as planned: its initial state and steps.
+
+    Each statement is planned over schema-only placeholders of the state and the earlier
+    steps, so no plan inlines another (inlined, the steps' plans grow exponentially with
+    the number of times each reads the previous ones). The last step has the view's
+    schema: at a fixpoint it returns the state :func:`_fixpoint_run` computes.
+    """
+    assert view.sql is not None
+    state, names = _fixpoint_names(view)
+    frames = [ctx.sql(view.sql)]
+    register_placeholder(ctx, state, frames[0].schema())
+    try:
+        for name, (_, sql) in zip(names, view.steps, strict=True):
+            frames.append(ctx.sql(sql))
+            register_placeholder(ctx, name, frames[-1].schema())
+    finally:
+        for name in (*names, state):
+            if ctx.table_exist(name):
+                ctx.deregister_table(name)
+    return tuple(frames)
+
+
+def _fixpoint_run(view: IRView, ctx: SessionContext) -> DataFrame:
+    """Iterate a fixpoint rule with DataFusion doing each step; return the final state.
+
+    Every step of an iteration is computed once into memory; iteration stops when an
+    iteration finds no fresh row or after ``max_iterations`` (the state then still has
+    fresh rows, which the rule's readers report). Temporary names are dropped.
+    """
+    assert view.sql is not None
+    state, names = _fixpoint_names(view)
+    _register(ctx, state, cache_frame(ctx, ctx.sql(view.sql)))
+    for _ in range(view.max_iterations):
+        for name, (_, sql) in zip(names, view.steps, strict=True):
+            _register(ctx, name, cache_frame(ctx, ctx.sql(sql)))
+        fresh = ctx.sql(f"SELECT COUNT(*) AS n FROM {names[-1]} WHERE fresh")
+        _register(ctx, state, ctx.table(names[-1]))
+        if fresh.to_pydict()["n"][0] == 0:
+            break
+    final = ctx.table(state)
+    for name in (*names, state):
+        ctx.deregister_table(name)
+    return final
+
+
+def _register(ctx: SessionContext, name: str, df: DataFrame) -> None:
+    if ctx.table_exist(name):
+        ctx.deregister_table(name)
+    ctx.register_view(name, df)
 
 
 def _conform(df: DataFrame, schema: pa.Schema) -> DataFrame:

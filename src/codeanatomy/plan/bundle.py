@@ -28,7 +28,8 @@ from datafusion import DataFrame, LogicalPlan, SessionContext
 from datafusion.substrait import Plan, Producer
 
 from codeanatomy.plan.contracts import InferredDeps, Lineage, PlanBundle
-from codeanatomy.plan.lineage import read_lineage
+from codeanatomy.plan.lineage import merge_lineage, read_lineage, scan_counts
+from codeanatomy.plan.session import register_placeholder
 from codeanatomy.plan.views import ViewDefinition
 
 # Settings that change neither a plan's meaning nor its result: how plans are displayed,
@@ -64,6 +65,10 @@ class UnplannableViewsError(ValueError):
         super().__init__(f"views cannot be planned (cycle or unknown input): {detail}")
 
 
+_RECURSIVE = "RecursiveQuery"
+_STATEMENT_SEPARATOR = "\n-- next statement --\n"  # between the plans of a view's statements
+
+
 def plan_views(
     ctx: SessionContext, views: Sequence[ViewDefinition], input_versions: Mapping[str, int]
 ) -> PlannedProgram:
@@ -75,13 +80,18 @@ def plan_views(
     registered: list[str] = []
     try:
         order, frames = _plan_in_passes(ctx, views, registered)
-        physical = _physical_plans(ctx, views, order)
+        physical = _physical_plans(frames, order)
         bundles: dict[str, PlanBundle] = {}
         lineage: dict[str, Lineage] = {}
         deps: dict[str, InferredDeps] = {}
         for name in order:
-            plan = frames[name].optimized_logical_plan()
-            lineage[name] = read_lineage(name, plan, ctx, frozenset(functions))
+            lineage[name] = merge_lineage(
+                name,
+                [
+                    read_lineage(name, frame.optimized_logical_plan(), ctx, frozenset(functions))
+                    for frame in frames[name]
+                ],
+            )
             inputs = tuple(t for t in lineage[name].tables if t in view_names)
             evidence = tuple(t for t in lineage[name].tables if t not in view_names)
             bundles[name] = _bundle(
@@ -101,8 +111,14 @@ def plan_views(
                 required_columns=lineage[name].columns,
                 required_udfs=lineage[name].udfs,
                 plan_fingerprint=bundles[name].fingerprint,
+                recursive=_RECURSIVE in bundles[name].logical_plan,
+                scans={
+                    view: count
+                    for view, count in sorted(scan_counts(bundles[name].logical_plan).items())
+                    if view in inputs
+                },
             )
-        schemas = {name: frames[name].schema() for name in order}
+        schemas = {name: frames[name][-1].schema() for name in order}
     finally:
         for name in registered:
             if ctx.table_exist(name):
@@ -151,18 +167,18 @@ def _check_names(ctx: SessionContext, views: Sequence[ViewDefinition]) -> None:
 
 def _plan_in_passes(
     ctx: SessionContext, views: Sequence[ViewDefinition], registered: list[str]
-) -> tuple[list[str], dict[str, DataFrame]]:
+) -> tuple[list[str], dict[str, tuple[DataFrame, ...]]]:
     """Build views until no progress; each built view becomes a placeholder for the next."""
     pending = list(views)
     order: list[str] = []
-    frames: dict[str, DataFrame] = {}
+    frames: dict[str, tuple[DataFrame, ...]] = {}
     missing: dict[str, tuple[str, ...]] = {}
     while pending:
         waiting: list[ViewDefinition] = []
         missing = {}
         for view in pending:
             try:
-                frame = view.build(ctx)
+                planned = view.planned(ctx)
             except Exception as error:
                 absent = _missing_tables(error)
                 if not absent:
@@ -170,10 +186,10 @@ def _plan_in_passes(
                 missing[view.name] = absent
                 waiting.append(view)
                 continue
-            _register_placeholder(ctx, view.name, frame.schema())
+            register_placeholder(ctx, view.name, planned[-1].schema())
             registered.append(view.name)
             order.append(view.name)
-            frames[view.name] = frame
+            frames[view.name] = planned
         if len(waiting) == len(pending):
             raise UnplannableViewsError(missing)
         pending = waiting
@@ -189,11 +205,6 @@ def _missing_tables(error: Exception) -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
-def _register_placeholder(ctx: SessionContext, name: str, schema: pa.Schema) -> None:
-    """An empty table with the view's schema, so downstream plans scan it by name."""
-    ctx.register_record_batches(name, [[pa.RecordBatch.from_pylist([], schema=schema)]])
-
-
 def _versions_of(
     view: str, evidence: tuple[str, ...], input_versions: Mapping[str, int]
 ) -> dict[str, int]:
@@ -206,7 +217,7 @@ def _versions_of(
 
 def _bundle(
     name: str,
-    frame: DataFrame,
+    frames: tuple[DataFrame, ...],
     ctx: SessionContext,
     *,
     settings: str,
@@ -220,9 +231,10 @@ def _bundle(
     Upstream views are placeholders in this plan, so without their fingerprints a change in
     an upstream view's logic would leave this view's fingerprint (and cache) unchanged.
     """
-    optimized = frame.optimized_logical_plan()
-    logical_text = optimized.display_indent()
-    substrait = canonical_substrait(optimized, ctx)
+    optimized = [frame.optimized_logical_plan() for frame in frames]
+    logical_text = _STATEMENT_SEPARATOR.join(plan.display_indent() for plan in optimized)
+    # One Substrait plan per view: a view of several statements has none.
+    substrait = canonical_substrait(optimized[0], ctx) if len(optimized) == 1 else b""
     plan_identity = b"substrait:" + substrait if substrait else b"plan:" + logical_text.encode()
     fingerprint = _digest(
         [
@@ -264,17 +276,21 @@ def canonical_substrait(plan: LogicalPlan, ctx: SessionContext) -> bytes:
 
 
 def _physical_plans(
-    ctx: SessionContext, views: Sequence[ViewDefinition], order: list[str]
+    frames: Mapping[str, tuple[DataFrame, ...]], order: list[str]
 ) -> dict[str, str]:
-    """Physical plans against the real upstream views, replacing placeholders in order."""
-    by_name = {view.name: view for view in views}
-    plans: dict[str, str] = {}
-    for name in order:
-        frame = by_name[name].build(ctx)
-        plans[name] = frame.execution_plan().display_indent()
-        ctx.deregister_table(name)
-        ctx.register_view(name, frame)
-    return plans
+    """Physical plans of each view over its upstream placeholders.
+
+    Planning against the real upstream views would inline every upstream plan into every
+    downstream one: the unrolled resolution rounds read each previous round several times,
+    so inlined plans grow exponentially with the rounds. A view's own physical operators
+    are what its bundle records; upstream views have bundles of their own.
+    """
+    return {
+        name: _STATEMENT_SEPARATOR.join(
+            frame.execution_plan().display_indent() for frame in frames[name]
+        )
+        for name in order
+    }
 
 
 def _digest(parts: Iterable[bytes]) -> str:

@@ -44,6 +44,8 @@ class InferredDeps(msgspec.Struct, frozen=True, kw_only=True):
     required_columns: dict[str, tuple[str, ...]]
     required_udfs: tuple[str, ...]
     plan_fingerprint: str
+    recursive: bool = False  # the plan has a recursive query, which re-reads its inputs
+    scans: dict[str, int] = {}  # times each input view is scanned in the plan
 
 
 class TaskCost(msgspec.Struct, frozen=True, kw_only=True):

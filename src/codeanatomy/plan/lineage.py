@@ -54,6 +54,32 @@ def read_lineage(view: str, plan: LogicalPlan, ctx: SessionContext, functions: S
     )
 
 
+def merge_lineage(view: str, parts: list[Lineage]) -> Lineage:
+    """The lineage of a view made of several statements: what any of them reads."""
+    columns: dict[str, set[str]] = {}
+    for part in parts:
+        for table, cols in part.columns.items():
+            columns.setdefault(table, set()).update(cols)
+    return Lineage(
+        view=view,
+        tables=tuple(sorted(columns)),
+        columns={table: tuple(sorted(cols)) for table, cols in sorted(columns.items())},
+        udfs=tuple(sorted({udf for part in parts for udf in part.udfs})),
+    )
+
+
+def scan_counts(plan_text: str) -> dict[str, int]:
+    """How many times each table is scanned in a plan's ``display_indent()`` text.
+
+    A CTE referenced twice is planned (and executed) twice, so this counts reads, not
+    readers.
+    """
+    counts: dict[str, int] = {}
+    for line in _SCAN_LINE.finditer(plan_text):
+        counts[line["table"]] = counts.get(line["table"], 0) + 1
+    return counts
+
+
 def _walk_scans(plan: LogicalPlan, columns: dict[str, set[str]]) -> None:
     """Projections of every TableScan reachable through plan inputs."""
     variant = plan.to_variant()

@@ -61,6 +61,7 @@ def compile_policy(
     no_schema = [v for v in outputs if v not in schemas]
     if no_schema:
         raise ValueError(f"output views without a schema: {no_schema}")
+    recursive_inputs = {i for d in deps.values() if d.recursive for i in d.inputs}
     view_policies = [
         ViewPolicy(
             view=view,
@@ -69,7 +70,14 @@ def compile_policy(
             required_udfs=tuple(sorted(deps[view].required_udfs)),
         )
         for view in views
-        for mat, conf in [_materialization(roles[view], graph.out_degree(view), costs.get(view))]
+        for mat, conf in [
+            _materialization(
+                roles[view],
+                _reads(view, graph.out_degree(view), deps),
+                costs.get(view),
+                read_in_recursion=view in recursive_inputs,
+            )
+        ]
     ]
     writes = [write_policy(view, schemas[view]) for view in outputs]
     return CompiledExecutionPolicy(
@@ -80,13 +88,23 @@ def compile_policy(
     )
 
 
+def _reads(view: str, out_degree: int, deps: Mapping[str, InferredDeps]) -> int:
+    """How many scans read ``view``: readers, counting a reader that scans it twice twice."""
+    scanned = sum(d.scans.get(view, 1) for d in deps.values() if view in d.inputs)
+    return max(out_degree, scanned)
+
+
 def _materialization(
-    role: ViewRole, out_degree: int, cost: TaskCost | None
+    role: ViewRole, out_degree: int, cost: TaskCost | None, *, read_in_recursion: bool = False
 ) -> tuple[Materialization, InferenceConfidence]:
     if role == "output":
         return "delta_output", certain("view_role")
+    if read_in_recursion and out_degree < 2:
+        # A recursive query re-executes its inputs on every iteration: inlined, the whole
+        # upstream plan would run once per iteration.
+        return "cache", certain("task_graph.out_degree", "plan.recursive_reader")
     if out_degree < 2:
-        # Read at most once: inlining it into its reader lets DataFusion optimise across.
+        # Scanned at most once: inlining it into its reader lets DataFusion optimise across.
         return "lazy", certain("view_role", "task_graph.out_degree")
     if cost is None:
         reason = "no cost estimate; unknown size, cached in memory"

@@ -23,8 +23,11 @@ import os
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
-from datafusion import SessionConfig, SessionContext
+import pyarrow as pa
+from datafusion import DataFrame, SessionConfig, SessionContext
 from deltalake import DeltaTable
+
+from codeanatomy.plan.udfs import register_udfs
 
 EVIDENCE_DIR = "evidence"
 CPG_TABLES = ("cpg_nodes", "cpg_edges", "cpg_props")
@@ -52,7 +55,33 @@ def new_session(target_partitions: int | None = None) -> SessionContext:
         .set("datafusion.optimizer.enable_dynamic_filter_pushdown", "false")
         .set("datafusion.optimizer.enable_join_dynamic_filter_pushdown", "false")
     )
-    return SessionContext(config)
+    ctx = SessionContext(config)
+    register_udfs(ctx)
+    return ctx
+
+
+_NO_PARTITIONS = "No partitions provided"  # drift: allow D1 error text
+
+
+def cache_frame(ctx: SessionContext, df: DataFrame) -> DataFrame:
+    """``df`` computed once into memory, as a DataFrame later plans scan.
+
+    A plan with no partitions (it scans only an empty evidence table, e.g. of a layer not
+    selected) cannot be cached in datafusion 55 ("No partitions provided"); its result is
+    empty by construction, so an empty table of its schema stands in. Asking the physical
+    plan first would plan every cached frame twice, so the error is what tells.
+    """
+    try:
+        return df.cache()
+    except Exception as error:
+        if _NO_PARTITIONS not in str(error):
+            raise
+        return ctx.from_arrow(df.schema().empty_table())
+
+
+def register_placeholder(ctx: SessionContext, name: str, schema: pa.Schema) -> None:
+    """An empty table with ``schema``, so plans over ``name`` scan it by name."""
+    ctx.register_record_batches(name, [[pa.RecordBatch.from_pylist([], schema=schema)]])
 
 
 def register_delta_tables(ctx: SessionContext, root: Path, names: Iterable[str]) -> dict[str, int]:

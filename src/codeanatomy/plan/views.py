@@ -15,6 +15,7 @@ from datafusion import DataFrame, SessionContext
 
 ViewRole = Literal["intermediate", "output"]
 ViewBuilder = Callable[[SessionContext], DataFrame]
+StatementsBuilder = Callable[[SessionContext], tuple[DataFrame, ...]]
 
 
 @dataclass(frozen=True)
@@ -23,9 +24,19 @@ class ViewDefinition:
 
     ``output`` views are CPG tables written to Delta; ``intermediate`` views exist to feed
     other views.
+
+    An iterated view (a fixpoint rule) is several statements, each reading the previous
+    ones: ``statements`` plans them, each over schema-only placeholders of the others,
+    the last one having the view's schema; the view's lineage, functions and fingerprint
+    cover all of them, and ``build`` runs the iterations.
     """
 
     name: str
     build: ViewBuilder
     role: ViewRole = "intermediate"
     doc: str = ""
+    statements: StatementsBuilder | None = None
+
+    def planned(self, ctx: SessionContext) -> tuple[DataFrame, ...]:
+        """The frames planning reads: the view's statements, or its one frame."""
+        return self.statements(ctx) if self.statements else (self.build(ctx),)

@@ -78,6 +78,8 @@ class IRView(msgspec.Struct, frozen=True, kw_only=True):
     inputs_hint: list[str] = []  # for docs only; dependencies are read off plans
     sql: str | None = None  # rule views: the SELECT
     produces: str | None = None  # rule views: view | nodes | edges
+    steps: list[tuple[str, str]] = []  # fixpoint rule views: (name, SELECT) per iteration
+    max_iterations: int = 0
     confidence: InferenceConfidence | None = None
 
 
@@ -179,6 +181,8 @@ def _compile(
             sql=rule.sql,
             produces=rule.produces,
             props=list(rule.props),
+            steps=list(rule.steps),
+            max_iterations=rule.max_iterations,
         )
         for rule in rules
     ]

@@ -39,8 +39,10 @@ what a name means in its scope, the ``ast`` tables say where the occurrences are
    running interpreter (``dir(builtins)``, sorted, minus the attributes every module
    has) → EXTERNAL ``builtins.<name>`` — ``builtins`` (confidence 0.5 in a module with a
    star import, which may shadow it).
-8. EXTERNAL nodes (``res_external_builtins``): one per referenced builtin, id
-   ``stable_id("external", "builtins.<name>")``, unique across files (prop ``n_uses``).
+8. EXTERNAL nodes (``res_external_builtins``): one per external name anything reaches —
+   referenced builtins and the names ``semantics/callgraph.py`` resolves to
+   (``cg_externals``) — id ``stable_id("external", "<dotted name>")``, unique across files
+   (prop ``n_uses``).
 9. BINDS (``res_binds``): binding occurrence → the SYMBOL of its owning scope.
 10. HAS_BLOCK (``res_has_block``): a code object's owner is the MODULE (span source
     ``module``) or the FUNCTION/CLASS whose ast node has the code object's span (the
@@ -286,16 +288,14 @@ WHERE b.node_idx IS NOT NULL
    OR (bn.name IS NOT NULL AND u.owner_scope_idx = u.module_scope)
 """
 
-_EXTERNAL_ID = sql_stable_id("external", "concat('builtins.', name)")
+_EXTERNAL_ID = sql_stable_id("external", "qualname")
 _EXTERNAL_NODES = f"""
 SELECT {_EXTERNAL_ID} AS node_id, 'EXTERNAL' AS node_kind,
        CAST(NULL AS VARCHAR) AS file_id, CAST(NULL AS VARCHAR) AS path,
        CAST(NULL AS BIGINT) AS bstart, CAST(NULL AS BIGINT) AS bend,
-       name, concat('builtins.', name) AS qualname, {_ORIGIN} AS origin,
+       regexp_replace(qualname, '^.*\\.', '') AS name, qualname, {_ORIGIN} AS origin,
        n_uses AS p__n_uses
-FROM (
-    SELECT name, COUNT(*) AS n_uses FROM res_use_targets WHERE target_idx IS NULL GROUP BY name
-) names
+FROM cg_externals
 """
 
 _USE_ID = _ast_id("u.file_id", "u.node_idx")
@@ -389,7 +389,7 @@ RULES: tuple[SqlRuleSpec, ...] = (
         "res_external_builtins",
         _EXTERNAL_NODES,
         "nodes",
-        "EXTERNAL node per used builtin",
+        "EXTERNAL node per external name reached",
         props=("n_uses",),
     ),
     SqlRuleSpec("res_refers_to", _REFERS_TO, "edges", "use → its binding sites or builtin"),

@@ -115,6 +115,15 @@ class SqlRuleSpec:
     ``view`` (an intermediate other rules read by ``name``), ``nodes`` or ``edges`` (rows
     in the CPG shape, merged into the output; ``props`` are extra columns ``p__<prop>``).
     Ids inside the SQL come from :func:`codeanatomy.plan.exprs.sql_stable_id`.
+
+    A *fixpoint* rule has ``steps``: ``sql`` computes the initial state, registered as
+    ``<name>__state``; each iteration evaluates the steps in order, each registered as
+    ``<name>__<step>`` (later steps and the next iteration read earlier ones by those
+    names), and the last step's rows become the new state. The state has a boolean
+    ``fresh`` column; iteration stops when no row is fresh or after ``max_iterations``.
+    The view is the last step over the final state, planned lazily through every step, so
+    its lineage shows every real input; a ``fresh`` row in it means the fixpoint was not
+    reached.
     """
 
     name: str
@@ -122,3 +131,5 @@ class SqlRuleSpec:
     produces: Literal["view", "nodes", "edges"]
     doc: str
     props: tuple[str, ...] = ()
+    steps: tuple[tuple[str, str], ...] = ()
+    max_iterations: int = 0

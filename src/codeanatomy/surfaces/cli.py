@@ -51,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
         default="default",
         metavar="LIST",
         help="evidence layers: comma-separated names, 'default' (ast, symtable, bytecode, "
-        "tree_sitter), 'all', '-name' drops one; e.g. default,libcst",
+        "tree_sitter), 'all', '-name' drops one; e.g. default,libcst or default,scip",
     )
     build.add_argument(
         "--jobs",
@@ -80,6 +80,20 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         metavar="N",
         help="skip (and report) files larger than N bytes (default 4 MiB)",
+    )
+    build.add_argument(
+        "--scip-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="time limit of the scip layer's scip-python run (default 900)",
+    )
+    build.add_argument(
+        "--scip-memory-mb",
+        type=int,
+        default=None,
+        metavar="MB",
+        help="heap cap of the scip layer's scip-python run (node; default 4096)",
     )
     build.add_argument("--json", action="store_true", help="print the run manifest as JSON")
     build.add_argument("--no-progress", action="store_true", help="never show a progress bar")
@@ -129,6 +143,29 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="worker processes when planning a REPO (default: number of cores)",
     )
+    callgraph = commands.add_parser(
+        "callgraph",
+        help="export the call graph of a repository or build output",
+        description="Print the caller -> callee graph of OUT (a build output) or of REPO "
+        "(built first into a temporary directory): pycg is PyCG's JSON dict, json lists "
+        "every call edge with its site, resolution method and confidence.",
+    )
+    callgraph.add_argument(
+        "target", type=Path, metavar="REPO|OUT", help="repository or build output"
+    )
+    callgraph.add_argument(
+        "--format", choices=("pycg", "json", "dot", "graphml"), default="pycg", help="default: pycg"
+    )
+    callgraph.add_argument(
+        "-o", "--output", type=Path, default=None, metavar="FILE", help="write here, not to stdout"
+    )
+    doctor = commands.add_parser(
+        "doctor",
+        help="check the external tools of the optional layers (node, npm, scip-python)",
+        description="Report whether node, npm and scip-python (the SCIP layer's indexer) "
+        "are available, with their versions. Exit status 1 when one is missing.",
+    )
+    doctor.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
 
 
@@ -141,6 +178,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _query(args)
         if args.command == "plan":
             return _plan(args)
+        if args.command == "doctor":
+            return _doctor(args)
+        if args.command == "callgraph":
+            return _callgraph(args)
     except BrokenPipeError:  # `codeanatomy query ... | head`: the reader left, not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
@@ -149,6 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _build(args: argparse.Namespace) -> int:
     from codeanatomy.build import DEFAULT_MAX_FILE_BYTES, BuildOptions, UsageError
+    from codeanatomy.extract.scip.run import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S
     from codeanatomy.pipeline import run
     from codeanatomy.surfaces.report import BuildProgress, render_build
 
@@ -165,6 +207,8 @@ def _build(args: argparse.Namespace) -> int:
         max_file_bytes=(
             DEFAULT_MAX_FILE_BYTES if args.max_file_bytes is None else args.max_file_bytes
         ),
+        scip_timeout_s=DEFAULT_TIMEOUT_S if args.scip_timeout is None else args.scip_timeout,
+        scip_memory_mb=DEFAULT_MEMORY_MB if args.scip_memory_mb is None else args.scip_memory_mb,
     )
     show_bar = sys.stderr.isatty() and not args.no_progress and not args.json
     try:
@@ -205,6 +249,33 @@ def _plan(args: argparse.Namespace) -> int:
         return _usage(str(exc))
     sys.stdout.write(render_plan(report, args.format))
     return 0
+
+
+def _callgraph(args: argparse.Namespace) -> int:
+    from codeanatomy.build import UsageError
+    from codeanatomy.surfaces.callgraph import graph_for, load_callgraph, render_callgraph
+
+    try:
+        with graph_for(args.target) as out:
+            text = render_callgraph(load_callgraph(out), args.format)
+    except UsageError as exc:
+        return _usage(str(exc))
+    if args.output is None:
+        sys.stdout.write(text)
+        return 0
+    try:
+        args.output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        return _usage(f"cannot write {args.output}: {exc.strerror or exc}")
+    return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from codeanatomy.surfaces.doctor import doctor_report, render_doctor
+
+    report = doctor_report()
+    sys.stdout.write(render_doctor(report, as_json=args.json))
+    return 0 if report.ok else 1
 
 
 def _usage(message: str) -> int:

@@ -1,0 +1,1232 @@
+"""Cross-file resolution and the call graph: the whole rule set, in one place.
+
+Every rule is SQL over evidence tables and the in-file resolution views
+(``semantics/resolution.py``); nothing walks Python objects. The analysis is a
+flow-insensitive, field-sensitive points-to analysis in the style of Andersen, on string
+keys so that every relation is an ordinary table.
+
+**Values** (what an expression may evaluate to): ``fn|file|idx`` (a function or lambda),
+``cls|file|idx`` (a class), ``inst|file|idx`` (an instance of that class), ``mod|name`` (a
+repository module), ``ext|dotted`` (something outside the repository: ``ext|json.dumps``,
+``ext|builtins.len``), ``cont|file|idx`` (the list/tuple/set/dict a literal or
+comprehension builds), ``gen|file|idx`` (the generator a generator function returns),
+``bm|<fn value>|<self value>`` (a bound method) and ``sup|<cls value>|<self value>``
+(``super()`` inside a method of that class).
+
+**Locations** (what holds values): ``v|file|scope|name`` (a variable: the symbol of its
+owning scope, from the symtable), ``x|file|idx`` (an expression), ``r|<fn>`` (a function's
+return value), ``a|<value>|name`` (an attribute of a module, class or instance),
+``e|<value>`` (the elements of a container or generator), ``imp|file|idx`` (what an import
+alias imports), ``raw|<fn>`` and ``d|file|def|i`` (a decorated definition before and after
+its ``i``-th decorator).
+
+**Static facts** (one pass over the evidence, ``cg_flow_static`` and ``cg_seed_static``):
+
+1. Modules: canonical names and import-root aliases (``semantics/modules.py``); a package
+   has its submodules as attributes.
+2. Imports: ``import a.b`` binds ``a`` to module ``a``; ``import a.b as c`` binds ``c`` to
+   ``a.b``; ``from m import x`` binds ``x`` to submodule ``m.x`` if there is one, else to
+   attribute ``x`` of module ``m``; relative imports resolve against the importing file's
+   package; ``from m import *`` binds each name of ``m.__all__`` (else each public
+   module-level name). A module outside the repository gives ``ext|m.x`` values.
+3. Definitions: an undecorated def/class binds its value to its name; a lambda is its
+   value; a decorated one flows through its decorators, innermost first, as calls (rule 8).
+4. Flows: a variable's value to each use; an assignment's value to its name targets
+   (tuple targets element-wise from a literal tuple, else from the value's elements);
+   a default to its parameter; a returned value to ``r|fn`` (except a returned parameter:
+   rule 8 passes that argument straight through, per call site); a yielded value to the
+   generator's elements; elements of literals and comprehensions to ``e|cont``; the
+   branches of ``x if c else y``, ``a or b``, ``await x`` and walrus values to the
+   expression; module-level variables to module attributes, class-body variables to
+   class attributes.
+5. Seeds: the first parameter of a method holds an instance of its class (a
+   ``classmethod``'s holds the class, a ``staticmethod`` has none); a generator function
+   returns its generator; a use resolved to a builtin holds ``ext|builtins.<name>``.
+
+**Dynamic rules** (the steps of each fixpoint iteration, reading the current state
+``cg_pts__state``):
+
+6. Classes: base expressions give each class its bases; ``c3_mro`` (a UDF: C3
+   linearisation over the class's ancestor edges) orders them; ``cg_lookup_<r>`` finds,
+   per class and attribute, the first class in the MRO that binds it, else the first
+   external base (``ext|base.attr``).
+7. Attribute loads: on a module its attribute; on a class the looked-up attribute; on an
+   instance its own attributes (from attribute stores) and the looked-up class attribute,
+   functions bound to the instance (``staticmethod`` unbound, ``classmethod`` bound to
+   the class); on ``super()`` the lookup after the class; on an external value the dotted
+   extension. Attribute stores flow into the receiver's attribute.
+8. Calls (real calls and decorator applications): a function is called; a bound method
+   calls its function with the receiver as first argument; a class creates an instance
+   and calls ``__init__`` from the MRO (an external base's ``__init__`` when no class in
+   the repository has one); an instance calls ``__call__``. Arguments flow to parameters
+   by position (after the bound receiver) and keyword, returns to the call expression; a
+   function that returns one of its parameters returns that call's argument. An external
+   decorator returns what it decorates (``staticmethod``, ``functools.wraps``...).
+   ``map``/``filter`` call their first argument and ``sorted``/``min``/``max``
+   their ``key``.
+9. Containers: subscripts read a container's elements, subscript stores and
+   ``append``/``add``/``insert``/``setdefault`` write them, ``get``/``pop``/``setdefault``
+   read them; ``for`` targets, comprehension targets, ``yield from`` and unpacking read
+   the iterated value's elements; iterating an instance calls ``__iter__`` and then the
+   ``__next__`` of what it returns (``protocol``).
+
+**Fixpoint.** ``cg_pts`` starts as the closure (recursive ``UNION``) of the static facts.
+Each iteration runs the dynamic rules on the current state and closes the result
+semi-naively (only new facts propagate); DataFusion runs every step, the executor only
+repeats them (``SqlRuleSpec.steps``) until an iteration finds nothing new, at most
+``MAX_ITERATIONS`` times. ``cg_fixpoint`` is a DIAGNOSTIC node (``fixpoint_not_reached``)
+when facts were still new, so an unconverged result is never silent. The converged
+relation feeds one last evaluation of the lookup and call rules (``cg_targets``,
+``cg_protocol``) that the outputs read.
+
+**Outputs.** ``CALLS`` (one edge per target of a call site; ``caller`` prop = the
+enclosing FUNCTION or MODULE node, comprehensions transparent, class bodies counting for
+their enclosing function/module; ``confidence`` = 1/targets; a call with no target gets an
+edge to an ``UNRESOLVED`` node named by the callee text, confidence 0); ``IMPORTS``
+(import alias → module, definition or EXTERNAL); ``INHERITS_FROM`` (class → base, prop
+``index``); cross-file ``REFERS_TO`` (a name whose value is a definition of another file,
+an attribute whose value is a definition or external name); ``EXTERNAL`` nodes for every
+external name any of them reaches.
+
+Known limits: flow-insensitive and context-insensitive (except parameters returned as
+is); ``*args``/``**kwargs`` are not mapped; attribute stores through unknown receivers and
+dynamic features (``getattr``, ``eval``, ``setattr``) are not followed; properties are not
+treated as calls; star imports are followed one level.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from codeanatomy.plan.exprs import sql_stable_id
+from codeanatomy.semantics.modules import MODULE_ALIASES_SQL, MODULE_NAMES_SQL
+from codeanatomy.semantics.specs import SqlRuleSpec
+
+MAX_ITERATIONS = 64
+"""Bound on fixpoint iterations; ``cg_fixpoint`` reports a result that did not converge."""
+
+SATURATION_LIMIT = 32
+"""Values a location may hold before its set is widened to "unknown" (``top|sat``)."""
+
+_SATURATED = "'top|sat'"
+_TOP = "'top|'"
+
+_ORIGIN = "'callgraph'"
+
+
+def _key(prefix: str, *parts: str) -> str:
+    joined = ", '|', ".join(f"CAST({part} AS VARCHAR)" for part in parts)
+    return f"concat('{prefix}|', {joined})"
+
+
+def _x(file_id: str, idx: str) -> str:
+    return _key("x", file_id, idx)
+
+
+def _v(file_id: str, scope: str, name: str) -> str:
+    return _key("v", file_id, scope, name)
+
+
+def _kind(value: str) -> str:
+    return f"split_part({value}, '|', 1)"
+
+
+def _flowing(value: str) -> str:
+    """The value a location passes on: a saturated location passes "unknown"."""
+    return f"CAST(CASE WHEN {value} = {_SATURATED} THEN {_TOP} ELSE {value} END AS VARCHAR)"
+
+
+def _ast_id(file_id: str, idx: str) -> str:
+    return sql_stable_id("ast", file_id, idx)
+
+
+def _node_of_value(value: str, module_node: str = "CAST(NULL AS VARCHAR)") -> str:
+    """CPG node id of a def, module or external value (SQL over a value column).
+
+    ``module_node`` is the column holding the MODULE node of a ``mod|`` value, where the
+    query has joined ``cg_modules``.
+    """
+    return f"""CASE {_kind(value)}
+        WHEN 'ext' THEN {sql_stable_id("external", f"substr({value}, 5)")}
+        WHEN 'mod' THEN {module_node}
+        ELSE {_ast_id(f"split_part({value}, '|', 2)", f"split_part({value}, '|', 3)")}
+    END"""
+
+
+# An external value's attribute is a deeper dotted name; a loop like ``node = node.next``
+# over an external value would extend it forever, so names stop at this depth.
+_MAX_EXTERNAL_DOTS = 4
+
+_COMPREHENSIONS = "('ListComp', 'SetComp', 'DictComp', 'GeneratorExp')"
+_CONTAINERS = "('List', 'Tuple', 'Set', 'Dict', 'ListComp', 'SetComp', 'DictComp', 'GeneratorExp')"
+
+# -- modules and definitions ------------------------------------------------------------
+
+_MODULES = f"""
+SELECT n.file_id, n.path, n.module, n.is_package,
+       CASE WHEN n.is_package THEN n.module
+            ELSE regexp_replace(n.module, '\\.?[^.]+$', '') END AS package,
+       {_ast_id("n.file_id", "0")} AS module_node
+FROM ({MODULE_NAMES_SQL}) n
+WHERE n.path LIKE '%.py'
+"""
+
+_MODULE_LOOKUP = f"""
+SELECT module AS name, module FROM cg_modules
+UNION
+SELECT a.alias, m.module
+FROM ({MODULE_ALIASES_SQL}) a
+JOIN cg_modules m ON m.file_id = a.file_id
+LEFT JOIN cg_modules c ON c.module = a.alias
+WHERE c.module IS NULL AND a.alias <> ''
+"""
+
+_DEFS = """
+WITH deco AS (
+    SELECT file_id, def_idx,
+           bool_or(text = 'staticmethod') AS is_static,
+           bool_or(text = 'classmethod') AS is_classmethod
+    FROM ast_decorators GROUP BY file_id, def_idx
+)
+SELECT d.file_id, CAST(d.node_idx AS BIGINT) AS node_idx, d.kind, d.name, d.is_method,
+       CAST(d.parent_def_idx AS BIGINT) AS parent_def_idx, d.decorator_count,
+       COALESCE(k.is_static, false) AS is_static,
+       COALESCE(k.is_classmethod, false) AS is_classmethod,
+       s.scope_idx,
+       concat(CASE WHEN d.kind = 'class' THEN 'cls' ELSE 'fn' END, '|', d.file_id, '|',
+              CAST(d.node_idx AS VARCHAR)) AS val
+FROM ast_defs d
+JOIN res_def_scope s ON s.file_id = d.file_id AND s.def_idx = d.node_idx
+LEFT JOIN deco k ON k.file_id = d.file_id AND k.def_idx = d.node_idx
+"""
+
+# The definition a call counts for: itself unless a class (then its enclosing
+# non-class definition, or the module when there is none).
+_OWNER = """
+SELECT d.file_id, d.node_idx AS def_idx,
+       CASE WHEN d.kind <> 'class' THEN d.node_idx
+            WHEN p.kind IS NOT NULL AND p.kind <> 'class' THEN p.node_idx
+       END AS owner_idx
+FROM cg_defs d
+LEFT JOIN cg_defs p ON p.file_id = d.file_id AND p.node_idx = d.parent_def_idx
+"""
+
+_VARS = """
+SELECT DISTINCT file_id, node_idx, name, owner_scope_idx,
+       n_sites
+FROM res_bindings
+"""
+
+_PARAMS = f"""
+SELECT d.val AS fn, p.index, p.name, p.kind,
+       {_v("b.file_id", "b.owner_scope_idx", "b.name")} AS var
+FROM ast_params p
+JOIN cg_defs d ON d.file_id = p.file_id AND d.node_idx = p.def_idx
+JOIN res_bindings b ON b.file_id = p.file_id AND b.node_idx = p.node_idx
+"""
+
+# A function that returns one of its parameters unchanged (the name has no other binding).
+_PARAM_RETURNS = """
+SELECT DISTINCT p.fn, p.index, p.name, r.file_id, r.value_idx
+FROM ast_returns r
+JOIN ast_names n ON n.file_id = r.file_id AND n.node_idx = r.value_idx
+JOIN res_use_targets u ON u.file_id = n.file_id AND u.node_idx = n.node_idx
+JOIN ast_params q ON q.file_id = u.file_id AND q.node_idx = u.target_idx
+JOIN cg_params p ON p.fn = concat('fn|', q.file_id, '|', CAST(q.def_idx AS VARCHAR))
+    AND p.index = q.index
+WHERE r.kind = 'return' AND u.confidence = 1.0 AND q.def_idx = r.def_idx
+"""
+
+# -- imports ------------------------------------------------------------------------------
+
+_IMPORTS = """
+WITH base AS (
+    SELECT i.file_id, CAST(i.node_idx AS BIGINT) AS node_idx, i.is_from, i.module, i.name,
+           i.asname, i.level, i.is_star,
+           CASE WHEN i.level = 0 THEN NULL
+                ELSE array_to_string(array_slice(string_to_array(m.package, '.'), 1,
+                         CAST(cardinality(string_to_array(m.package, '.')) AS BIGINT)
+                         - (i.level - 1)), '.')
+           END AS anchor
+    FROM ast_imports i JOIN cg_modules m ON m.file_id = i.file_id
+),
+named AS (
+    SELECT *,
+           CASE WHEN NOT is_from THEN name
+                WHEN level = 0 THEN module
+                WHEN module IS NULL THEN anchor
+                WHEN anchor = '' THEN module
+                ELSE concat(anchor, '.', module) END AS source
+    FROM base
+)
+SELECT n.file_id, n.node_idx, n.is_from, n.is_star, n.name, n.asname, n.source,
+       src.module AS source_module,
+       CASE WHEN n.is_from THEN concat(n.source, '.', n.name) END AS member,
+       sub.module AS member_module,
+       tm.module AS top_module,
+       split_part(n.source, '.', 1) AS top_name
+FROM named n
+LEFT JOIN cg_module_lookup src ON src.name = n.source
+LEFT JOIN cg_module_lookup sub
+  ON n.is_from AND sub.name = CASE WHEN n.source = '' THEN n.name
+                                   ELSE concat(n.source, '.', n.name) END
+LEFT JOIN cg_module_lookup tm ON tm.name = split_part(n.source, '.', 1)
+"""
+
+# What each import alias imports (the IMPORT node's own location) and the star exports.
+_IMPORT_SEEDS = """
+SELECT concat('imp|', file_id, '|', CAST(node_idx AS VARCHAR)) AS loc,
+       CASE
+           WHEN NOT is_from AND asname IS NULL THEN
+               CASE WHEN top_module IS NOT NULL THEN concat('mod|', top_module)
+                    ELSE concat('ext|', top_name) END
+           WHEN NOT is_from THEN
+               CASE WHEN source_module IS NOT NULL THEN concat('mod|', source_module)
+                    ELSE concat('ext|', source) END
+           WHEN member_module IS NOT NULL THEN concat('mod|', member_module)
+           WHEN source_module IS NULL THEN concat('ext|', member)
+       END AS val
+FROM cg_imports WHERE NOT is_star
+"""
+
+_STAR_NAMES = """
+WITH exported AS (
+    SELECT m.module, a.name FROM ast_all a JOIN cg_modules m ON m.file_id = a.file_id
+    UNION
+    SELECT m.module, b.name
+    FROM res_bindings b
+    JOIN res_module_scope s ON s.file_id = b.file_id AND s.scope_idx = b.owner_scope_idx
+    JOIN cg_modules m ON m.file_id = b.file_id
+    LEFT JOIN (SELECT DISTINCT file_id FROM ast_all) has_all ON has_all.file_id = b.file_id
+    WHERE has_all.file_id IS NULL AND b.name NOT LIKE '\\_%' ESCAPE '\\'
+)
+SELECT i.file_id, s.scope_idx, i.source_module, e.name
+FROM cg_imports i
+JOIN exported e ON e.module = i.source_module
+JOIN res_module_scope s ON s.file_id = i.file_id
+WHERE i.is_star
+"""
+
+# -- static flows and seeds ---------------------------------------------------------------
+
+_FLOW_STATIC = f"""
+SELECT {_v("u.file_id", "u.owner_scope_idx", "u.name")} AS src,
+       {_x("u.file_id", "u.node_idx")} AS dst
+FROM res_uses u
+UNION ALL
+SELECT {_x("a.file_id", "a.value_idx")}, {_v("b.file_id", "b.owner_scope_idx", "b.name")}
+FROM ast_assignments a
+JOIN res_bindings b ON b.file_id = a.file_id AND b.node_idx = a.target_idx
+WHERE a.target_shape = 'name' AND a.element_index IS NULL AND a.value_idx IS NOT NULL
+  AND a.kind IN ('assign', 'annassign', 'namedexpr', 'with')
+UNION ALL
+SELECT {_x("e.file_id", "e.node_idx")}, {_v("b.file_id", "b.owner_scope_idx", "b.name")}
+FROM ast_assignments a
+JOIN res_bindings b ON b.file_id = a.file_id AND b.node_idx = a.target_idx
+JOIN ast_nodes e ON e.file_id = a.file_id AND e.parent_idx = a.value_idx
+    AND e.field = 'elts' AND e.child_index = a.element_index
+WHERE a.target_shape = 'name' AND a.element_index IS NOT NULL
+  AND a.value_shape IN ('tuple', 'list') AND a.kind = 'assign'
+UNION ALL
+SELECT {_x("p.file_id", "p.default_idx")}, {_v("b.file_id", "b.owner_scope_idx", "b.name")}
+FROM ast_params p
+JOIN res_bindings b ON b.file_id = p.file_id AND b.node_idx = p.node_idx
+WHERE p.default_idx IS NOT NULL
+UNION ALL
+SELECT {_x("r.file_id", "r.value_idx")}, concat('r|fn|', r.file_id, '|', CAST(r.def_idx AS VARCHAR))
+FROM ast_returns r
+LEFT JOIN cg_param_returns pr ON pr.file_id = r.file_id AND pr.value_idx = r.value_idx
+WHERE r.kind = 'return' AND r.value_idx IS NOT NULL AND r.def_idx IS NOT NULL
+  AND pr.fn IS NULL
+UNION ALL
+SELECT {_x("r.file_id", "r.value_idx")},
+       concat('e|gen|', r.file_id, '|', CAST(r.def_idx AS VARCHAR))
+FROM ast_returns r
+WHERE r.kind = 'yield' AND r.value_idx IS NOT NULL AND r.def_idx IS NOT NULL
+UNION ALL
+SELECT {_x("c.file_id", "c.node_idx")},
+       concat('e|cont|', c.file_id, '|', CAST(p.node_idx AS VARCHAR))
+FROM ast_nodes p
+JOIN ast_nodes c ON c.file_id = p.file_id AND c.parent_idx = p.node_idx
+WHERE (p.ast_type IN ('List', 'Tuple', 'Set') AND c.field = 'elts')
+   OR (p.ast_type = 'Dict' AND c.field = 'values')
+   OR (p.ast_type IN ('ListComp', 'SetComp', 'GeneratorExp') AND c.field = 'elt')
+   OR (p.ast_type = 'DictComp' AND c.field = 'value')
+UNION ALL
+SELECT {_x("c.file_id", "c.node_idx")}, {_x("p.file_id", "p.node_idx")}
+FROM ast_nodes p
+JOIN ast_nodes c ON c.file_id = p.file_id AND c.parent_idx = p.node_idx
+WHERE (p.ast_type = 'IfExp' AND c.field IN ('body', 'orelse'))
+   OR (p.ast_type = 'BoolOp' AND c.field = 'values')
+   OR (p.ast_type IN ('NamedExpr', 'Await') AND c.field = 'value')
+UNION ALL
+SELECT {_v("b.file_id", "b.owner_scope_idx", "b.name")},
+       concat('a|mod|', m.module, '|', b.name)
+FROM (SELECT DISTINCT file_id, owner_scope_idx, name FROM res_bindings) b
+JOIN res_module_scope s ON s.file_id = b.file_id AND s.scope_idx = b.owner_scope_idx
+JOIN cg_modules m ON m.file_id = b.file_id
+UNION ALL
+SELECT {_v("b.file_id", "b.owner_scope_idx", "b.name")}, concat('a|', d.val, '|', b.name)
+FROM (SELECT DISTINCT file_id, owner_scope_idx, name FROM res_bindings) b
+JOIN cg_defs d ON d.file_id = b.file_id AND d.scope_idx = b.owner_scope_idx AND d.kind = 'class'
+UNION ALL
+SELECT concat('imp|', i.file_id, '|', CAST(i.node_idx AS VARCHAR)),
+       {_v("b.file_id", "b.owner_scope_idx", "b.name")}
+FROM cg_imports i
+JOIN res_bindings b ON b.file_id = i.file_id AND b.node_idx = i.node_idx
+UNION ALL
+SELECT concat('a|mod|', i.source_module, '|', i.name),
+       concat('imp|', i.file_id, '|', CAST(i.node_idx AS VARCHAR))
+FROM cg_imports i
+WHERE i.is_from AND NOT i.is_star AND i.member_module IS NULL AND i.source_module IS NOT NULL
+UNION ALL
+SELECT concat('a|mod|', s.source_module, '|', s.name), {_v("s.file_id", "s.scope_idx", "s.name")}
+FROM cg_star_names s
+UNION ALL
+SELECT {_v("s.file_id", "s.scope_idx", "s.name")}, concat('a|mod|', m.module, '|', s.name)
+FROM cg_star_names s JOIN cg_modules m ON m.file_id = s.file_id
+UNION ALL
+SELECT concat('d|', d.file_id, '|', CAST(d.node_idx AS VARCHAR), '|0'),
+       {_v("b.file_id", "b.owner_scope_idx", "b.name")}
+FROM cg_defs d
+JOIN res_bindings b ON b.file_id = d.file_id AND b.node_idx = d.node_idx
+WHERE d.decorator_count > 0
+"""
+
+_SEED_STATIC = f"""
+SELECT {_v("b.file_id", "b.owner_scope_idx", "b.name")} AS loc, d.val
+FROM cg_defs d
+JOIN res_bindings b ON b.file_id = d.file_id AND b.node_idx = d.node_idx
+WHERE d.decorator_count = 0 AND d.kind <> 'lambda'
+UNION ALL
+SELECT {_x("file_id", "node_idx")}, val FROM cg_defs WHERE kind = 'lambda'
+UNION ALL
+SELECT concat('raw|', val), val FROM cg_defs WHERE decorator_count > 0
+UNION ALL
+SELECT {_x("file_id", "node_idx")}, concat('cont|', file_id, '|', CAST(node_idx AS VARCHAR))
+FROM ast_nodes WHERE ast_type IN {_CONTAINERS}
+UNION ALL
+SELECT loc, val FROM cg_import_seeds WHERE val IS NOT NULL
+UNION ALL
+SELECT concat('a|mod|', p.module, '|', regexp_replace(c.module, '^.*\\.', '')),
+       concat('mod|', c.module)
+FROM cg_modules c
+JOIN cg_modules p ON p.is_package AND p.module = regexp_replace(c.module, '\\.[^.]+$', '')
+WHERE c.module LIKE '%.%'
+UNION ALL
+SELECT p.var, CASE WHEN f.is_classmethod THEN c.val ELSE concat('inst', substr(c.val, 4)) END
+FROM cg_params p
+JOIN cg_defs f ON f.val = p.fn
+JOIN cg_defs c ON c.file_id = f.file_id AND c.node_idx = f.parent_def_idx AND c.kind = 'class'
+WHERE p.index = 0 AND f.is_method AND NOT f.is_static
+UNION ALL
+SELECT DISTINCT concat('r|fn|', file_id, '|', CAST(def_idx AS VARCHAR)),
+       concat('gen|', file_id, '|', CAST(def_idx AS VARCHAR))
+FROM ast_returns WHERE kind IN ('yield', 'yield_from') AND def_idx IS NOT NULL
+UNION ALL
+SELECT {_x("file_id", "node_idx")}, concat('ext|builtins.', name)
+FROM res_use_targets WHERE target_idx IS NULL
+"""
+
+# -- sites the dynamic rules read -------------------------------------------------------
+
+_CALL_SITES = f"""
+SELECT {_x("c.file_id", "c.node_idx")} AS call_key, c.file_id,
+       CAST(c.node_idx AS BIGINT) AS site_idx,
+       CAST(c.scope_def_idx AS BIGINT) AS scope_def_idx, {_x("c.file_id", "c.func_idx")} AS callee,
+       {_x("c.file_id", "c.node_idx")} AS result, c.callee_shape,
+       COALESCE(c.callee_text, concat('<', c.callee_shape, '>')) AS callee_text,
+       a.attr, {_x("a.file_id", "a.value_idx")} AS receiver, 'call' AS site_kind,
+       c.bstart, c.bend
+FROM ast_calls c
+LEFT JOIN ast_attributes a ON a.file_id = c.file_id AND a.node_idx = c.func_idx
+UNION ALL
+SELECT concat('d|', k.file_id, '|', CAST(k.def_idx AS VARCHAR), '|', CAST(k.index AS VARCHAR)),
+       k.file_id, CAST(k.node_idx AS BIGINT), d.parent_def_idx, {_x("k.file_id", "k.node_idx")},
+       concat('d|', k.file_id, '|', CAST(k.def_idx AS VARCHAR), '|', CAST(k.index AS VARCHAR)),
+       'decorator', k.text, CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), 'decorator',
+       k.bstart, k.bend
+FROM ast_decorators k JOIN cg_defs d ON d.file_id = k.file_id AND d.node_idx = k.def_idx
+"""
+
+_CALL_ARGS = f"""
+SELECT {_x("file_id", "call_idx")} AS call_key, position, keyword,
+       {_x("file_id", "node_idx")} AS loc
+FROM ast_call_args WHERE NOT is_starred AND NOT is_double_star
+UNION ALL
+SELECT concat('d|', k.file_id, '|', CAST(k.def_idx AS VARCHAR), '|', CAST(k.index AS VARCHAR)),
+       0, CAST(NULL AS VARCHAR),
+       CASE WHEN k.index = d.decorator_count - 1 THEN concat('raw|', d.val)
+            ELSE concat('d|', k.file_id, '|', CAST(k.def_idx AS VARCHAR), '|',
+                        CAST(k.index + 1 AS VARCHAR)) END
+FROM ast_decorators k JOIN cg_defs d ON d.file_id = k.file_id AND d.node_idx = k.def_idx
+"""
+
+_ATTR_LOADS = f"""
+SELECT {_x("file_id", "node_idx")} AS dst, {_x("file_id", "value_idx")} AS recv, attr
+FROM ast_attributes WHERE ctx = 'load'
+"""
+
+_ATTR_STORES = f"""
+SELECT {_x("a.file_id", "a.value_idx")} AS src, {_x("t.file_id", "t.value_idx")} AS recv, t.attr
+FROM ast_assignments a
+JOIN ast_attributes t ON t.file_id = a.file_id AND t.node_idx = a.target_idx
+WHERE a.target_shape = 'attribute' AND a.element_index IS NULL AND a.value_idx IS NOT NULL
+  AND a.kind IN ('assign', 'annassign')
+"""
+
+# Element reads (subscripts) and writes (subscript stores), keyed by the container location.
+_ELEMENT_ACCESS = f"""
+SELECT {_x("s.file_id", "v.node_idx")} AS recv, {_x("s.file_id", "s.node_idx")} AS loc,
+       'read' AS access
+FROM ast_nodes s
+JOIN ast_nodes v ON v.file_id = s.file_id AND v.parent_idx = s.node_idx AND v.field = 'value'
+WHERE s.ast_type = 'Subscript' AND s.ctx = 'load'
+UNION ALL
+SELECT {_x("a.file_id", "v.node_idx")}, {_x("a.file_id", "a.value_idx")}, 'write'
+FROM ast_assignments a
+JOIN ast_nodes v ON v.file_id = a.file_id AND v.parent_idx = a.target_idx AND v.field = 'value'
+WHERE a.target_shape = 'subscript' AND a.element_index IS NULL AND a.value_idx IS NOT NULL
+UNION ALL
+SELECT c.receiver, g.loc, 'write'
+FROM cg_call_sites c
+JOIN cg_call_args g ON g.call_key = c.call_key
+WHERE (c.attr IN ('append', 'add') AND g.position = 0)
+   OR (c.attr IN ('insert', 'setdefault') AND g.position = 1)
+UNION ALL
+SELECT receiver, result, 'read' FROM cg_call_sites
+WHERE attr IN ('get', 'pop', 'setdefault', 'popleft', '__getitem__')
+"""
+
+# Iterations: where an iterated value's elements go (targets, unpacking, yield from).
+_ITERATIONS = f"""
+SELECT a.file_id, CAST(a.node_idx AS BIGINT) AS site_idx,
+       CAST(a.scope_def_idx AS BIGINT) AS scope_def_idx, a.bstart, a.bend,
+       {_x("a.file_id", "a.value_idx")} AS iter,
+       {_v("b.file_id", "b.owner_scope_idx", "b.name")} AS target
+FROM ast_assignments a
+JOIN res_bindings b ON b.file_id = a.file_id AND b.node_idx = a.target_idx
+WHERE a.target_shape = 'name' AND a.value_idx IS NOT NULL
+  AND (a.kind = 'for' OR (a.kind = 'assign' AND a.element_index IS NOT NULL
+                          AND a.value_shape NOT IN ('tuple', 'list')))
+UNION ALL
+SELECT g.file_id, CAST(g.node_idx AS BIGINT), CAST(t.scope_def_idx AS BIGINT), i.bstart, i.bend,
+       {_x("i.file_id", "i.node_idx")}, {_v("b.file_id", "b.owner_scope_idx", "b.name")}
+FROM ast_nodes g
+JOIN ast_nodes i ON i.file_id = g.file_id AND i.parent_idx = g.node_idx AND i.field = 'iter'
+JOIN ast_nodes x ON x.file_id = g.file_id AND x.parent_idx = g.node_idx AND x.field = 'target'
+JOIN ast_names t ON t.file_id = x.file_id AND t.node_idx = x.node_idx
+JOIN res_bindings b ON b.file_id = t.file_id AND b.node_idx = t.node_idx
+WHERE g.ast_type = 'comprehension'
+UNION ALL
+SELECT r.file_id, CAST(r.node_idx AS BIGINT), CAST(r.def_idx AS BIGINT), r.bstart, r.bend,
+       {_x("r.file_id", "r.value_idx")},
+       concat('e|gen|', r.file_id, '|', CAST(r.def_idx AS VARCHAR))
+FROM ast_returns r
+WHERE r.kind = 'yield_from' AND r.value_idx IS NOT NULL AND r.def_idx IS NOT NULL
+"""
+
+_CLASS_BASES = f"""
+SELECT d.val AS cls, CAST(b.child_index AS BIGINT) AS idx, {_x("b.file_id", "b.node_idx")} AS loc
+FROM cg_defs d
+JOIN ast_nodes b ON b.file_id = d.file_id AND b.parent_idx = d.node_idx AND b.field = 'bases'
+WHERE d.kind = 'class'
+"""
+
+_CLASS_NAMES = """
+SELECT DISTINCT d.val AS cls, b.name
+FROM res_bindings b
+JOIN cg_defs d ON d.file_id = b.file_id AND d.scope_idx = b.owner_scope_idx AND d.kind = 'class'
+"""
+
+_CALLBACKS = """
+SELECT * FROM (VALUES
+    ('ext|builtins.map', 0, CAST(NULL AS VARCHAR)),
+    ('ext|builtins.filter', 0, CAST(NULL AS VARCHAR)),
+    ('ext|builtins.sorted', CAST(NULL AS BIGINT), 'key'),
+    ('ext|builtins.min', CAST(NULL AS BIGINT), 'key'),
+    ('ext|builtins.max', CAST(NULL AS BIGINT), 'key'),
+    ('ext|functools.reduce', 0, CAST(NULL AS VARCHAR))
+) AS t(callee, position, keyword)
+"""
+
+
+# -- one round of the dynamic rules ----------------------------------------------------
+
+
+class _Names(NamedTuple):
+    """Relation names one evaluation of the dynamic rules reads and writes."""
+
+    pts: str
+    mro: str
+    lookup: str
+    ext: str
+    targets: str
+    protocol: str
+    round_: str
+    flows: str
+
+
+# Inside the fixpoint iteration (temporary names, see SqlRuleSpec.steps) ...
+_STEP = _Names(
+    *(
+        f"cg_pts__{s}"
+        for s in (
+            "state",
+            "mro",
+            "lookup",
+            "external_base",
+            "targets",
+            "protocol",
+            "round",
+            "flows",
+        )
+    )
+)
+# ... and over the converged relation.
+_FINAL = _Names(
+    "cg_pts", "cg_mro", "cg_lookup", "cg_external_base", "cg_targets", "cg_protocol", "", ""
+)
+
+
+def _mro(n: _Names) -> str:
+    return f"""
+WITH RECURSIVE bases AS (
+    SELECT b.cls, b.idx, p.val AS base
+    FROM cg_class_bases b JOIN {n.pts} p ON p.loc = b.loc
+    WHERE {_kind("p.val")} IN ('cls', 'ext') AND p.val <> 'ext|builtins.object'
+),
+anc(cls, child, idx, base) AS (
+    SELECT cls, cls AS child, idx, base FROM bases
+    UNION
+    SELECT a.cls, b.cls, b.idx, b.base FROM anc a JOIN bases b ON b.cls = a.base
+),
+lists AS (
+    SELECT d.val AS cls,
+           c3_mro(d.val, array_agg(a.child), array_agg(a.idx), array_agg(a.base)) AS mro
+    FROM cg_defs d LEFT JOIN anc a ON a.cls = d.val
+    WHERE d.kind = 'class'
+    GROUP BY d.val
+)
+SELECT cls, k - 1 AS pos, array_element(mro, k) AS base
+FROM (
+    SELECT cls, mro, unnest(generate_series(1, CAST(cardinality(mro) AS BIGINT))) AS k
+    FROM lists
+) x
+"""
+
+
+def _lookup(n: _Names) -> str:
+    return f"""
+WITH ranked AS (
+    SELECT m.cls, m.pos, m.base AS holder, n.name AS attr,
+           ROW_NUMBER() OVER (PARTITION BY m.cls, n.name ORDER BY m.pos) AS rn_all,
+           ROW_NUMBER() OVER (PARTITION BY m.cls, n.name, m.pos > 0 ORDER BY m.pos) AS rn_part
+    FROM {n.mro} m JOIN cg_class_names n ON n.cls = m.base
+)
+SELECT cls, attr, holder, false AS after_self FROM ranked WHERE rn_all = 1
+UNION ALL
+SELECT cls, attr, holder, true FROM ranked WHERE pos > 0 AND rn_part = 1
+"""
+
+
+def _external_base(n: _Names) -> str:
+    return f"""
+SELECT cls, base FROM (
+    SELECT cls, base, ROW_NUMBER() OVER (PARTITION BY cls ORDER BY pos) AS rn
+    FROM {n.mro} WHERE {_kind("base")} = 'ext'
+) x WHERE rn = 1
+"""
+
+
+# A bound method's function and receiver out of its value text.
+_BM_FN = "concat('fn|', split_part({v}, '|', 3), '|', split_part({v}, '|', 4))"
+_BM_SELF = (
+    "substr({v}, length(concat('bm|fn|', split_part({v}, '|', 3), '|',"
+    " split_part({v}, '|', 4), '|')) + 1)"
+)
+
+
+def _targets(n: _Names) -> str:
+    """Call targets of every call site against points-to relation ``pts``."""
+    bm_fn = _BM_FN.format(v="cv.val")
+    bm_self = _BM_SELF.format(v="cv.val")
+    return f"""
+WITH cv AS (
+    SELECT c.call_key, c.site_kind, c.callee_shape, p.val, {_kind("p.val")} AS vk
+    FROM cg_call_sites c JOIN {n.pts} p ON p.loc = c.callee
+),
+classes AS (
+    SELECT cv.call_key, cv.val, COALESCE(l.holder, e.base) AS holder
+    FROM cv
+    LEFT JOIN {n.lookup} l ON l.cls = cv.val AND l.attr = '__init__' AND NOT l.after_self
+    LEFT JOIN {n.ext} e ON e.cls = cv.val
+    WHERE cv.vk = 'cls'
+),
+instances AS (
+    SELECT cv.call_key, cv.val, l.holder
+    FROM cv JOIN {n.lookup} l
+      ON l.cls = concat('cls', substr(cv.val, 5)) AND l.attr = '__call__' AND NOT l.after_self
+    WHERE cv.vk = 'inst'
+)
+SELECT call_key, val AS target, 0 AS shift, CAST(NULL AS VARCHAR) AS self_val,
+       CASE WHEN callee_shape = 'attribute' THEN 'attribute' ELSE 'function' END AS how
+FROM cv WHERE vk = 'fn'
+UNION ALL
+SELECT call_key, {bm_fn}, 1, {bm_self}, 'method' FROM cv WHERE vk = 'bm'
+UNION ALL
+SELECT call_key, val, 0, CAST(NULL AS VARCHAR), 'external' FROM cv WHERE vk = 'ext'
+UNION ALL
+SELECT call_key, val, 0, CAST(NULL AS VARCHAR), 'unknown' FROM cv WHERE vk = 'top'
+UNION ALL
+SELECT c.call_key, p.val, 1, concat('inst', substr(c.val, 4)), 'constructor'
+FROM classes c JOIN {n.pts} p ON p.loc = concat('a|', c.holder, '|__init__')
+WHERE {_kind("c.holder")} = 'cls' AND {_kind("p.val")} = 'fn'
+UNION ALL
+SELECT call_key, concat(holder, '.__init__'), 0, CAST(NULL AS VARCHAR), 'constructor'
+FROM classes WHERE {_kind("holder")} = 'ext' AND holder NOT LIKE 'ext|builtins.%'
+UNION ALL
+SELECT call_key, val, 0, CAST(NULL AS VARCHAR), 'constructor'
+FROM classes WHERE holder IS NULL OR holder LIKE 'ext|builtins.%'
+UNION ALL
+SELECT i.call_key, p.val, 1, i.val, 'method'
+FROM instances i JOIN {n.pts} p ON p.loc = concat('a|', i.holder, '|__call__')
+WHERE {_kind("p.val")} = 'fn'
+UNION ALL
+SELECT cv.call_key, p.val, 0, CAST(NULL AS VARCHAR), 'builtin_callback'
+FROM cv
+JOIN cg_callbacks b ON b.callee = cv.val
+JOIN cg_call_args g ON g.call_key = cv.call_key
+    AND (g.position = b.position OR g.keyword = b.keyword)
+JOIN {n.pts} p ON p.loc = g.loc
+WHERE {_kind("p.val")} IN ('fn', 'bm')
+"""
+
+
+def _round(n: _Names) -> str:
+    """Dynamic flows (``src`` → ``dst``) and seeds (``src`` NULL, value in ``val``)."""
+    return f"""
+WITH t AS (SELECT * FROM {n.targets}),
+recv AS (
+    SELECT a.dst, a.attr, p.val, {_kind("p.val")} AS vk
+    FROM cg_attr_loads a JOIN {n.pts} p ON p.loc = a.recv
+),
+looked AS (
+    SELECT recv.dst, recv.attr, recv.val, recv.vk, COALESCE(l.holder, e.base) AS holder
+    FROM recv
+    LEFT JOIN {n.lookup} l
+      ON l.attr = recv.attr AND NOT l.after_self AND l.cls = CASE recv.vk
+            WHEN 'inst' THEN concat('cls', substr(recv.val, 5)) ELSE recv.val END
+    LEFT JOIN {n.ext} e ON e.cls = CASE recv.vk
+            WHEN 'inst' THEN concat('cls', substr(recv.val, 5)) ELSE recv.val END
+    WHERE recv.vk IN ('inst', 'cls') AND COALESCE(l.holder, e.base) IS NOT NULL
+),
+supers AS (
+    SELECT recv.dst, recv.attr, recv.val, l.holder
+    FROM recv JOIN {n.lookup} l
+      ON l.attr = recv.attr AND l.after_self
+     AND l.cls = concat('cls|', split_part(recv.val, '|', 3), '|', split_part(recv.val, '|', 4))
+    WHERE recv.vk = 'sup'
+),
+held AS (
+    SELECT k.dst, k.val, k.vk, p.val AS hval, f.is_static, f.is_classmethod
+    FROM looked k
+    JOIN {n.pts} p ON p.loc = concat('a|', k.holder, '|', k.attr)
+    LEFT JOIN cg_defs f ON f.val = p.val
+    WHERE {_kind("k.holder")} = 'cls'
+),
+super_held AS (
+    SELECT s.dst, s.val, p.val AS hval
+    FROM supers s JOIN {n.pts} p ON p.loc = concat('a|', s.holder, '|', s.attr)
+    WHERE {_kind("s.holder")} = 'cls' AND {_kind("p.val")} = 'fn'
+),
+self_vals AS (
+    SELECT c.call_key, c.result, p.val AS self_val, d.parent_def_idx, c.file_id
+    FROM cg_call_sites c
+    JOIN cg_defs d ON d.file_id = c.file_id AND d.node_idx = c.scope_def_idx
+    JOIN cg_params q ON q.fn = d.val AND q.index = 0
+    JOIN {n.pts} p ON p.loc = q.var
+    WHERE c.callee_text = 'super' AND d.is_method
+),
+iter_vals AS (
+    SELECT i.*, p.val, {_kind("p.val")} AS vk FROM cg_iterations i JOIN {n.pts} p ON p.loc = i.iter
+)
+-- 7. attribute loads
+SELECT concat('a|', val, '|', attr) AS src, dst, CAST(NULL AS VARCHAR) AS val
+FROM recv WHERE vk IN ('mod', 'inst')
+UNION ALL
+SELECT NULL, dst, CASE
+    WHEN vk = 'inst' AND {_kind("hval")} = 'fn' AND is_classmethod
+        THEN concat('bm|', hval, '|cls', substr(val, 5))
+    WHEN vk = 'inst' AND {_kind("hval")} = 'fn' AND NOT is_static THEN concat('bm|', hval, '|', val)
+    WHEN vk = 'cls' AND {_kind("hval")} = 'fn' AND is_classmethod
+        THEN concat('bm|', hval, '|', val)
+    ELSE hval END
+FROM held
+UNION ALL
+SELECT NULL, k.dst, concat(k.holder, '.', k.attr)
+FROM looked k LEFT JOIN {n.pts} own ON own.loc = concat('a|', k.val, '|', k.attr)
+WHERE {_kind("k.holder")} = 'ext' AND own.loc IS NULL
+UNION ALL
+SELECT NULL, dst, concat(val, '.', attr) FROM recv
+WHERE vk = 'ext' AND length(val) - length(replace(val, '.', '')) < {_MAX_EXTERNAL_DOTS}
+UNION ALL
+SELECT NULL, dst,
+       concat('bm|', hval, '|', substr(val, length(concat('sup|', split_part(val, '|', 2), '|',
+              split_part(val, '|', 3), '|', split_part(val, '|', 4), '|')) + 1))
+FROM super_held
+UNION ALL
+SELECT s.src, concat('a|', p.val, '|', s.attr), NULL
+FROM cg_attr_stores s JOIN {n.pts} p ON p.loc = s.recv
+WHERE {_kind("p.val")} IN ('inst', 'cls', 'mod')
+-- 8. calls
+UNION ALL
+SELECT NULL, result, concat('sup|cls|', c.file_id, '|', CAST(c.parent_def_idx AS VARCHAR), '|',
+       c.self_val)
+FROM self_vals c
+UNION ALL
+SELECT NULL, c.result, concat('inst', substr(t.target, 4))
+FROM t JOIN cg_call_sites c ON c.call_key = t.call_key
+WHERE t.how = 'constructor' AND {_kind("t.target")} = 'cls'
+UNION ALL
+SELECT NULL, c.result, t.self_val
+FROM t JOIN cg_call_sites c ON c.call_key = t.call_key
+WHERE t.how = 'constructor' AND t.self_val IS NOT NULL
+UNION ALL
+SELECT NULL, q.var, t.self_val
+FROM t JOIN cg_params q ON q.fn = t.target AND q.index = 0
+WHERE t.shift = 1 AND t.self_val IS NOT NULL
+UNION ALL
+SELECT g.loc, q.var, NULL
+FROM t
+JOIN cg_call_args g ON g.call_key = t.call_key
+JOIN cg_params q ON q.fn = t.target
+  AND ((g.position IS NOT NULL AND q.index = g.position + t.shift
+        AND q.kind IN ('positional_only', 'positional'))
+    OR (g.keyword IS NOT NULL AND q.name = g.keyword
+        AND q.kind IN ('positional', 'keyword_only')))
+WHERE t.how <> 'builtin_callback'
+UNION ALL
+SELECT concat('r|', t.target), c.result, NULL
+FROM t JOIN cg_call_sites c ON c.call_key = t.call_key
+WHERE {_kind("t.target")} = 'fn' AND t.how NOT IN ('builtin_callback', 'constructor')
+UNION ALL
+SELECT g.loc, c.result, NULL
+FROM t
+JOIN cg_call_sites c ON c.call_key = t.call_key
+JOIN cg_param_returns pr ON pr.fn = t.target
+JOIN cg_call_args g ON g.call_key = t.call_key
+  AND ((g.position IS NOT NULL AND g.position + t.shift = pr.index)
+    OR (g.keyword IS NOT NULL AND g.keyword = pr.name))
+WHERE t.how <> 'builtin_callback'
+UNION ALL
+SELECT g.loc, c.result, NULL
+FROM t
+JOIN cg_call_sites c ON c.call_key = t.call_key
+JOIN cg_call_args g ON g.call_key = t.call_key AND g.position = 0
+WHERE c.site_kind = 'decorator' AND {_kind("t.target")} = 'ext'
+-- 9. containers and iteration
+UNION ALL
+SELECT concat('e|', p.val), e.loc, NULL
+FROM cg_element_access e JOIN {n.pts} p ON p.loc = e.recv
+WHERE e.access = 'read' AND {_kind("p.val")} IN ('cont', 'gen')
+UNION ALL
+SELECT e.loc, concat('e|', p.val), NULL
+FROM cg_element_access e JOIN {n.pts} p ON p.loc = e.recv
+WHERE e.access = 'write' AND {_kind("p.val")} = 'cont'
+UNION ALL
+SELECT concat('e|', val), target, NULL FROM iter_vals WHERE vk IN ('cont', 'gen')
+UNION ALL
+SELECT concat('r|', fn), target, NULL FROM {n.protocol} WHERE method = '__next__'
+"""
+
+
+def _protocol(n: _Names) -> str:
+    """Iterating an instance: ``__iter__`` of its class, then ``__next__`` of the result."""
+    return f"""
+WITH inst AS (
+    SELECT i.file_id, i.site_idx, i.scope_def_idx, i.bstart, i.bend, i.target, p.val
+    FROM cg_iterations i JOIN {n.pts} p ON p.loc = i.iter
+    WHERE {_kind("p.val")} = 'inst'
+),
+iters AS (
+    SELECT n.*, f.val AS fn
+    FROM inst n
+    JOIN {n.lookup} l ON l.cls = concat('cls', substr(n.val, 5)) AND l.attr = '__iter__'
+        AND NOT l.after_self
+    JOIN {n.pts} f ON f.loc = concat('a|', l.holder, '|__iter__') AND {_kind("f.val")} = 'fn'
+),
+nexts AS (
+    SELECT i.file_id, i.site_idx, i.scope_def_idx, i.bstart, i.bend, i.target, f.val AS fn
+    FROM iters i
+    JOIN {n.pts} rv ON rv.loc = concat('r|', i.fn) AND {_kind("rv.val")} = 'inst'
+    JOIN {n.lookup} l ON l.cls = concat('cls', substr(rv.val, 5)) AND l.attr = '__next__'
+        AND NOT l.after_self
+    JOIN {n.pts} f ON f.loc = concat('a|', l.holder, '|__next__') AND {_kind("f.val")} = 'fn'
+)
+SELECT DISTINCT file_id, site_idx, scope_def_idx, bstart, bend, target, fn, '__iter__' AS method
+FROM iters
+UNION
+SELECT DISTINCT file_id, site_idx, scope_def_idx, bstart, bend, target, fn, '__next__'
+FROM nexts
+"""
+
+
+def _capped(facts: str) -> str:
+    """CTEs and final SELECT applying the saturation limit to CTE ``facts`` (loc, val, fresh).
+
+    A location holding more than ``SATURATION_LIMIT`` values keeps only ``top|sat``: the
+    set is widened to "unknown", so hubs (a cache dict, a decorator's wrapper, a
+    parameter every module passes something to) cannot multiply the relation.
+    """
+    return f"""
+over AS (
+    SELECT loc FROM {facts} WHERE {_kind("val")} <> 'top'
+    GROUP BY loc HAVING COUNT(*) > {SATURATION_LIMIT}
+)
+SELECT f.loc, f.val, f.fresh FROM {facts} f LEFT JOIN over o ON o.loc = f.loc
+WHERE o.loc IS NULL
+UNION ALL
+SELECT loc, {_SATURATED}, true FROM over
+"""
+
+
+def _seed_closure() -> str:
+    """The closure of the static facts: the fixpoint's initial state."""
+    return f"""
+WITH RECURSIVE pts(loc, val) AS (
+    SELECT loc, val FROM cg_seed_static
+    UNION
+    SELECT f.dst, p.val FROM pts p JOIN cg_flow_static f ON f.src = p.loc
+),
+facts AS (SELECT loc, val, true AS fresh FROM pts),
+{_capped("facts")}"""
+
+
+def _flows(n: _Names) -> str:
+    """This iteration's flows (static and dynamic) into locations not saturated yet.
+
+    Computed once per iteration: the recursive closure re-reads its inputs at every
+    recursive step, so filtering there would scan the state again each time.
+    """
+    return f"""
+WITH sat AS (SELECT loc FROM {n.pts} WHERE val = {_SATURATED}),
+flows AS (
+    SELECT src, dst FROM cg_flow_static
+    UNION
+    SELECT src, dst FROM {n.round_} WHERE src IS NOT NULL
+)
+SELECT f.src, f.dst FROM flows f LEFT JOIN sat s ON s.loc = f.dst WHERE s.loc IS NULL
+"""
+
+
+def _closure_step(n: _Names) -> str:
+    """Semi-naive closure of one iteration: only facts new in it propagate.
+
+    The state is closed under the static flows and the previous iteration's dynamic
+    ones, so the anchor is this iteration's seeds, the state pushed along the dynamic
+    flows, and "unknown" out of locations saturated last iteration; minus what the state
+    already holds and what saturated locations would receive. Only those propagate, and
+    what they reach that the state did not hold is ``fresh``. (An anti-join inside the
+    recursion would rebuild the state's hash table on every recursive step.)
+    """
+    return f"""
+WITH RECURSIVE sat AS (SELECT loc FROM {n.pts} WHERE val = {_SATURATED}),
+fresh AS (
+    SELECT n.loc, n.val FROM (
+        SELECT dst AS loc, {_flowing("val")} AS val FROM {n.round_}
+        WHERE src IS NULL AND val IS NOT NULL
+        UNION
+        SELECT f.dst, {_flowing("p.val")} FROM {n.round_} f JOIN {n.pts} p ON p.loc = f.src
+        WHERE f.src IS NOT NULL
+        UNION
+        SELECT f.dst, {_TOP} FROM {n.flows} f JOIN {n.pts} p ON p.loc = f.src
+        WHERE p.fresh AND p.val = {_SATURATED}
+    ) n
+    LEFT JOIN {n.pts} o ON o.loc = n.loc AND o.val = n.val
+    LEFT JOIN sat s ON s.loc = n.loc
+    WHERE o.loc IS NULL AND s.loc IS NULL
+),
+delta(loc, val) AS (
+    SELECT loc, val FROM fresh
+    UNION
+    SELECT f.dst, d.val FROM delta d JOIN {n.flows} f ON f.src = d.loc
+),
+facts AS (
+    SELECT loc, val, false AS fresh FROM {n.pts}
+    UNION ALL
+    SELECT d.loc, d.val, true
+    FROM delta d LEFT JOIN {n.pts} o ON o.loc = d.loc AND o.val = d.val
+    WHERE o.loc IS NULL
+),
+{_capped("facts")}"""
+
+
+# -- outputs ------------------------------------------------------------------------------
+
+_FINAL_TARGETS = """
+SELECT c.call_key, c.file_id, c.site_idx, c.scope_def_idx, c.bstart, c.bend, c.callee_text,
+       c.callee_shape, c.site_kind, t.target, t.how
+FROM cg_call_sites c
+LEFT JOIN (SELECT DISTINCT call_key, target, how FROM cg_targets) t
+  ON t.call_key = c.call_key
+UNION ALL
+SELECT concat('it|', file_id, '|', CAST(site_idx AS VARCHAR)), file_id, site_idx,
+       scope_def_idx, bstart, bend, method, 'protocol', 'protocol', fn, 'protocol'
+FROM cg_protocol
+"""
+
+_CALLER_ID = _ast_id("k.file_id", "COALESCE(o.owner_idx, 0)")
+_SITE_ID = _ast_id("k.file_id", "k.site_idx")
+_UNRESOLVED_ID = sql_stable_id("unresolved", "k.callee_text")
+_CALLS = f"""
+WITH k AS (
+    SELECT f.*, COUNT(DISTINCT f.target) OVER (PARTITION BY f.call_key) AS n_targets
+    FROM cg_call_targets f
+),
+resolved AS (
+    SELECT k.*, {_node_of_value("k.target")} AS dst,
+           CASE
+               WHEN k.how = 'builtin_callback' THEN 'builtin_callback'
+               WHEN k.how = 'protocol' THEN 'protocol'
+               WHEN k.target LIKE 'ext|builtins.%' THEN 'builtins'
+               WHEN {_kind("k.target")} = 'ext' THEN 'import'
+               WHEN k.how = 'constructor' THEN 'constructor'
+               WHEN k.site_kind = 'decorator' THEN 'decorator'
+               WHEN k.how = 'method' THEN 'method'
+               WHEN split_part(k.target, '|', 2) <> k.file_id THEN 'import'
+               WHEN k.how = 'attribute' THEN 'attribute'
+               ELSE 'points_to'
+           END AS method
+    FROM k
+    WHERE k.target IS NOT NULL AND {_kind("k.target")} <> 'top'
+),
+edges AS (
+    SELECT k.file_id, k.site_idx, k.scope_def_idx, k.bstart, k.bend, k.dst, k.method,
+           1.0 / k.n_targets AS confidence
+    FROM resolved k
+    UNION ALL
+    SELECT k.file_id, k.site_idx, k.scope_def_idx, k.bstart, k.bend, {_UNRESOLVED_ID},
+           'unresolved', 0.0
+    FROM k WHERE (k.target IS NULL AND k.n_targets = 0) OR {_kind("k.target")} = 'top'
+)
+SELECT {sql_stable_id("edge", "'CALLS'", _SITE_ID, "k.dst")} AS edge_id, 'CALLS' AS edge_kind,
+       {_SITE_ID} AS src_node_id, k.dst AS dst_node_id, k.file_id, f.path, k.bstart, k.bend,
+       {_ORIGIN} AS origin, MIN(k.method) AS resolution_method,
+       MAX(k.confidence) AS confidence, {_CALLER_ID} AS p__caller
+FROM edges k
+JOIN repo_files f ON f.file_id = k.file_id
+LEFT JOIN cg_owner o ON o.file_id = k.file_id AND o.def_idx = k.scope_def_idx
+GROUP BY k.file_id, f.path, k.site_idx, k.bstart, k.bend, k.dst, o.owner_idx
+"""
+
+_UNRESOLVED_NODES = f"""
+SELECT {sql_stable_id("unresolved", "callee_text")} AS node_id, 'UNRESOLVED' AS node_kind,
+       CAST(NULL AS VARCHAR) AS file_id, CAST(NULL AS VARCHAR) AS path,
+       CAST(NULL AS BIGINT) AS bstart, CAST(NULL AS BIGINT) AS bend,
+       callee_text AS name, CAST(NULL AS VARCHAR) AS qualname, {_ORIGIN} AS origin,
+       COUNT(*) AS p__n_sites
+FROM cg_call_targets WHERE target IS NULL OR {_kind("target")} = 'top'
+GROUP BY callee_text
+"""
+
+_IMPORT_TARGETS = """
+SELECT i.file_id, i.node_idx, p.val, 'import' AS method
+FROM cg_imports i
+JOIN cg_pts p ON p.loc = concat('imp|', i.file_id, '|', CAST(i.node_idx AS VARCHAR))
+WHERE NOT i.is_star AND split_part(p.val, '|', 1) IN ('fn', 'cls', 'mod', 'ext')
+UNION ALL
+SELECT i.file_id, i.node_idx, concat('mod|', i.source_module), 'import_module'
+FROM cg_imports i
+WHERE i.source_module IS NOT NULL AND (i.is_star OR (NOT i.is_from AND i.asname IS NULL))
+UNION ALL
+SELECT i.file_id, i.node_idx, concat('ext|', i.source), 'import_module'
+FROM cg_imports i
+WHERE i.source_module IS NULL AND (i.is_star OR (NOT i.is_from AND i.asname IS NULL))
+"""
+
+_IMPORT_ID = _ast_id("t.file_id", "t.node_idx")
+_IMPORTS_EDGES = f"""
+WITH t AS (
+    SELECT t.*, {_node_of_value("t.val", "mods.module_node")} AS dst
+    FROM (SELECT DISTINCT * FROM cg_import_targets) t
+    LEFT JOIN cg_modules mods ON t.val = concat('mod|', mods.module)
+)
+SELECT {sql_stable_id("edge", "'IMPORTS'", _IMPORT_ID, "t.dst")} AS edge_id,
+       'IMPORTS' AS edge_kind, {_IMPORT_ID} AS src_node_id, t.dst AS dst_node_id,
+       t.file_id, f.path, a.bstart, a.bend, {_ORIGIN} AS origin,
+       MIN(t.method) AS resolution_method,
+       1.0 / COUNT(*) OVER (PARTITION BY t.file_id, t.node_idx) AS confidence
+FROM t
+JOIN repo_files f ON f.file_id = t.file_id
+JOIN ast_imports a ON a.file_id = t.file_id AND a.node_idx = t.node_idx
+WHERE t.dst IS NOT NULL
+GROUP BY t.file_id, f.path, t.node_idx, a.bstart, a.bend, t.dst
+"""
+
+_CLASS_ID = _ast_id("split_part(b.cls, '|', 2)", "split_part(b.cls, '|', 3)")
+_INHERITS = f"""
+WITH b AS (
+    SELECT DISTINCT b.cls, b.idx, p.val, {_node_of_value("p.val")} AS dst,
+           split_part(b.cls, '|', 2) AS cls_file,
+           CAST(split_part(b.cls, '|', 3) AS BIGINT) AS cls_idx
+    FROM cg_class_bases b
+    JOIN cg_pts p ON p.loc = b.loc
+    WHERE split_part(p.val, '|', 1) IN ('cls', 'ext')
+)
+SELECT {sql_stable_id("edge", "'INHERITS_FROM'", _CLASS_ID, "b.dst")} AS edge_id,
+       'INHERITS_FROM' AS edge_kind, {_CLASS_ID} AS src_node_id, b.dst AS dst_node_id,
+       d.file_id, f.path, d.bstart, d.bend, {_ORIGIN} AS origin,
+       CASE WHEN split_part(b.val, '|', 1) = 'ext' THEN 'import'
+            WHEN split_part(b.val, '|', 2) <> d.file_id THEN 'import'
+            ELSE 'lexical_scope' END AS resolution_method,
+       1.0 / COUNT(*) OVER (PARTITION BY b.cls, b.idx) AS confidence,
+       MIN(b.idx) AS p__index
+FROM b
+JOIN ast_defs d ON d.file_id = b.cls_file AND CAST(d.node_idx AS BIGINT) = b.cls_idx
+JOIN repo_files f ON f.file_id = d.file_id
+GROUP BY b.cls, b.idx, b.val, b.dst, d.file_id, f.path, d.bstart, d.bend
+"""
+
+# Names and attributes whose value is a definition elsewhere (or an external name).
+_CROSS_REFS = f"""
+WITH uses AS (
+    SELECT u.file_id, u.node_idx, u.bstart, u.bend, p.val, 'import' AS method
+    FROM res_uses u
+    JOIN cg_pts p ON p.loc = {_x("u.file_id", "u.node_idx")}
+    WHERE (split_part(p.val, '|', 1) IN ('fn', 'cls') AND split_part(p.val, '|', 2) <> u.file_id)
+       OR split_part(p.val, '|', 1) = 'mod'
+       OR (split_part(p.val, '|', 1) = 'ext' AND p.val NOT LIKE 'ext|builtins.%')
+    UNION ALL
+    SELECT a.file_id, CAST(a.node_idx AS BIGINT), a.bstart, a.bend, p.val, 'attribute'
+    FROM ast_attributes a
+    JOIN cg_pts p ON p.loc = {_x("a.file_id", "a.node_idx")}
+    WHERE a.ctx = 'load' AND split_part(p.val, '|', 1) IN ('fn', 'cls', 'mod', 'ext')
+    UNION ALL
+    SELECT a.file_id, CAST(a.node_idx AS BIGINT), a.bstart, a.bend,
+           concat('fn|', split_part(p.val, '|', 3), '|', split_part(p.val, '|', 4)), 'method'
+    FROM ast_attributes a
+    JOIN cg_pts p ON p.loc = {_x("a.file_id", "a.node_idx")}
+    WHERE a.ctx = 'load' AND split_part(p.val, '|', 1) = 'bm'
+),
+t AS (
+    SELECT DISTINCT u.file_id, u.node_idx, u.bstart, u.bend, u.val, u.method,
+           {_node_of_value("u.val", "mods.module_node")} AS dst
+    FROM uses u LEFT JOIN cg_modules mods ON u.val = concat('mod|', mods.module)
+)
+SELECT {sql_stable_id("edge", "'REFERS_TO'", _ast_id("t.file_id", "t.node_idx"), "t.dst")}
+           AS edge_id,
+       'REFERS_TO' AS edge_kind, {_ast_id("t.file_id", "t.node_idx")} AS src_node_id,
+       t.dst AS dst_node_id, t.file_id, f.path, t.bstart, t.bend, {_ORIGIN} AS origin,
+       MIN(t.method) AS resolution_method,
+       1.0 / COUNT(*) OVER (PARTITION BY t.file_id, t.node_idx) AS confidence
+FROM t JOIN repo_files f ON f.file_id = t.file_id
+WHERE t.dst IS NOT NULL
+GROUP BY t.file_id, f.path, t.node_idx, t.bstart, t.bend, t.dst
+"""
+
+# Every external name an output edge or use reaches, with how many reach it.
+_EXTERNALS = """
+SELECT qualname, COUNT(*) AS n_uses FROM (
+    SELECT substr(target, 5) AS qualname FROM cg_call_targets WHERE target LIKE 'ext|%'
+    UNION ALL
+    SELECT substr(val, 5) FROM cg_import_targets WHERE val LIKE 'ext|%'
+    UNION ALL
+    SELECT substr(p.val, 5) FROM cg_class_bases b JOIN cg_pts p ON p.loc = b.loc
+    WHERE p.val LIKE 'ext|%'
+    UNION ALL
+    SELECT concat('builtins.', name) FROM res_use_targets WHERE target_idx IS NULL
+    UNION ALL
+    SELECT substr(p.val, 5) FROM ast_attributes a
+    JOIN cg_pts p ON p.loc = concat('x|', a.file_id, '|', CAST(a.node_idx AS VARCHAR))
+    WHERE a.ctx = 'load' AND p.val LIKE 'ext|%'
+    UNION ALL
+    SELECT substr(p.val, 5) FROM res_uses u
+    JOIN cg_pts p ON p.loc = concat('x|', u.file_id, '|', CAST(u.node_idx AS VARCHAR))
+    WHERE p.val LIKE 'ext|%'
+) x GROUP BY qualname
+"""
+
+_FIXPOINT = f"""
+SELECT {sql_stable_id("diagnostic", "'callgraph_fixpoint'")} AS node_id,
+       'DIAGNOSTIC' AS node_kind, CAST(NULL AS VARCHAR) AS file_id,
+       CAST(NULL AS VARCHAR) AS path, CAST(NULL AS BIGINT) AS bstart,
+       CAST(NULL AS BIGINT) AS bend, 'fixpoint_not_reached' AS name,
+       CAST(NULL AS VARCHAR) AS qualname, {_ORIGIN} AS origin,
+       COUNT(*) AS p__fresh_facts, {MAX_ITERATIONS} AS p__max_iterations
+FROM cg_pts WHERE fresh
+HAVING COUNT(*) > 0
+"""
+
+
+def _rules() -> tuple[SqlRuleSpec, ...]:
+    rules = [
+        SqlRuleSpec("cg_modules", _MODULES, "view", "files with their dotted module name"),
+        SqlRuleSpec("cg_module_lookup", _MODULE_LOOKUP, "view", "importable name → module"),
+        SqlRuleSpec("cg_defs", _DEFS, "view", "definitions with their value and scope"),
+        SqlRuleSpec("cg_owner", _OWNER, "view", "the function or module a def's calls count for"),
+        SqlRuleSpec("cg_params", _PARAMS, "view", "parameters with their variable"),
+        SqlRuleSpec("cg_param_returns", _PARAM_RETURNS, "view", "parameters returned unchanged"),
+        SqlRuleSpec("cg_imports", _IMPORTS, "view", "import aliases with resolved modules"),
+        SqlRuleSpec("cg_import_seeds", _IMPORT_SEEDS, "view", "modules/externals imported"),
+        SqlRuleSpec("cg_star_names", _STAR_NAMES, "view", "names a star import binds"),
+        SqlRuleSpec("cg_flow_static", _FLOW_STATIC, "view", "value flows known statically"),
+        SqlRuleSpec("cg_seed_static", _SEED_STATIC, "view", "values known statically"),
+        SqlRuleSpec("cg_call_sites", _CALL_SITES, "view", "calls and decorator applications"),
+        SqlRuleSpec("cg_call_args", _CALL_ARGS, "view", "arguments of call sites"),
+        SqlRuleSpec("cg_attr_loads", _ATTR_LOADS, "view", "attribute loads"),
+        SqlRuleSpec("cg_attr_stores", _ATTR_STORES, "view", "attribute stores"),
+        SqlRuleSpec("cg_element_access", _ELEMENT_ACCESS, "view", "container element access"),
+        SqlRuleSpec("cg_iterations", _ITERATIONS, "view", "iterations and unpacking"),
+        SqlRuleSpec("cg_class_bases", _CLASS_BASES, "view", "base expressions of classes"),
+        SqlRuleSpec("cg_class_names", _CLASS_NAMES, "view", "names bound in class bodies"),
+        SqlRuleSpec("cg_callbacks", _CALLBACKS, "view", "builtins that call an argument"),
+    ]
+    steps = (
+        ("mro", _mro(_STEP)),
+        ("lookup", _lookup(_STEP)),
+        ("external_base", _external_base(_STEP)),
+        ("targets", _targets(_STEP)),
+        ("protocol", _protocol(_STEP)),
+        ("round", _round(_STEP)),
+        ("flows", _flows(_STEP)),
+        ("next", _closure_step(_STEP)),
+    )
+    rules += [
+        SqlRuleSpec(
+            "cg_pts",
+            _seed_closure(),
+            "view",
+            "points-to relation, iterated to a fixpoint",
+            steps=steps,
+            max_iterations=MAX_ITERATIONS,
+        ),
+        SqlRuleSpec("cg_mro", _mro(_FINAL), "view", "C3 MRO of every class"),
+        SqlRuleSpec("cg_lookup", _lookup(_FINAL), "view", "attribute lookup through the MRO"),
+        SqlRuleSpec("cg_external_base", _external_base(_FINAL), "view", "first external base"),
+        SqlRuleSpec("cg_targets", _targets(_FINAL), "view", "call targets of the fixpoint"),
+        SqlRuleSpec("cg_protocol", _protocol(_FINAL), "view", "protocol calls of the fixpoint"),
+        SqlRuleSpec("cg_call_targets", _FINAL_TARGETS, "view", "every call site and its targets"),
+        SqlRuleSpec("cg_import_targets", _IMPORT_TARGETS, "view", "what each import reaches"),
+        SqlRuleSpec(
+            "cg_fixpoint",
+            _FIXPOINT,
+            "nodes",
+            "DIAGNOSTIC when the fixpoint was not reached",
+            props=("fresh_facts", "max_iterations"),
+        ),
+        SqlRuleSpec("cg_externals", _EXTERNALS, "view", "external names output edges reach"),
+        SqlRuleSpec(
+            "cg_calls", _CALLS, "edges", "call site → each possible target", props=("caller",)
+        ),
+        SqlRuleSpec(
+            "cg_unresolved", _UNRESOLVED_NODES, "nodes", "UNRESOLVED callee", props=("n_sites",)
+        ),
+        SqlRuleSpec("cg_imports_edges", _IMPORTS_EDGES, "edges", "import → what it imports"),
+        SqlRuleSpec("cg_inherits", _INHERITS, "edges", "class → base", props=("index",)),
+        SqlRuleSpec("cg_refers_to", _CROSS_REFS, "edges", "use → definition in another file"),
+    ]
+    return tuple(rules)
+
+
+RULES = _rules()

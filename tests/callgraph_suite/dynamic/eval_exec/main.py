@@ -1,0 +1,9 @@
+def target():
+    return "hit"
+
+
+def via_eval():
+    return eval("target()")
+
+
+exec("print(via_eval())")

@@ -1,0 +1,6 @@
+def speak(self):
+    return "..."
+
+
+Animal = type("Animal", (), {"speak": speak})
+print(Animal().speak())

@@ -1,0 +1,8 @@
+﻿import helper
+
+
+def run():
+    return helper.greet("x")
+
+
+print(run())

@@ -1,0 +1,4 @@
+def pong(n):
+    import ping
+
+    return ping.ping(n)

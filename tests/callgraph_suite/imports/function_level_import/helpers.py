@@ -1,0 +1,6 @@
+def slow():
+    return "slow"
+
+
+def fast():
+    return "fast"

@@ -1,0 +1,4 @@
+from . import util
+from .core import compute
+
+__all__ = ["compute", "util"]

@@ -1,0 +1,3 @@
+from api import handle_request
+
+print(handle_request(" go "))

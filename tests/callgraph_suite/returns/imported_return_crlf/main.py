@@ -1,0 +1,4 @@
+import factory
+
+runner = factory.get()
+print(runner())
