@@ -60,7 +60,7 @@ def new_session(target_partitions: int | None = None) -> SessionContext:
     return ctx
 
 
-_NO_PARTITIONS = "No partitions provided"  # drift: allow D1 error text
+_NO_PARTITIONS = "No partitions provided"
 
 
 def cache_frame(ctx: SessionContext, df: DataFrame) -> DataFrame:
