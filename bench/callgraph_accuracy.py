@@ -75,6 +75,7 @@ class Score(msgspec.Struct, frozen=True, kw_only=True):
     correct: int
     precision: float | None  # None when nothing was reported
     recall: float | None  # None when nothing was expected
+    f1: float  # harmonic mean of precision and recall; 0 when either is 0 or None
 
 
 class ToolReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -159,7 +160,11 @@ def run_case(tool: str, case: Case, timeout: float = DEFAULT_TIMEOUT_S) -> CaseR
                     reported = read_pycg(out.read_bytes())
                 except (OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
                     crash = f"unreadable output: {exc}"
-    seconds = time.perf_counter() - started
+    return compare(case, reported, crash, time.perf_counter() - started)
+
+
+def compare(case: Case, reported: frozenset[Edge], crash: str | None, seconds: float) -> CaseResult:
+    """Score the edges a tool reported on ``case`` against the expected ones."""
     correct = reported & case.expected
     return CaseResult(
         category=case.category,
@@ -193,6 +198,7 @@ def score(results: Sequence[CaseResult]) -> Score:
         correct=correct,
         precision=correct / reported if reported else None,
         recall=correct / expected if expected else None,
+        f1=2 * correct / (reported + expected) if correct else 0.0,
     )
 
 
@@ -220,14 +226,15 @@ def render(report: Report) -> str:
     lines = [
         f"suite: {report.suite} ({cases} cases in {len(categories)} categories), "
         f"{report.jobs} cases at a time per tool",
-        f"{'':<16}{'':>6}" + "".join(f"  | {t.label:<29}" for t in tools),
-        f"{'category':<16}{'cases':>6}" + "  | exact  precision  recall crash" * len(tools),
+        f"{'':<16}{'':>6}" + "".join(f"  | {t.label:<35}" for t in tools),
+        f"{'category':<16}{'cases':>6}" + "  | exact  precision  recall    f1 crash" * len(tools),
     ]
     rows = [(c, [t.by_category[c] for t in tools]) for c in categories]
     rows.append(("total", [t.total for t in tools]))
     for name, scores in rows:
         cells = "".join(
-            f"  | {s.exact:>5} {_ratio(s.precision):>10} {_ratio(s.recall):>7} {s.crashes:>5}"
+            f"  | {s.exact:>5} {_ratio(s.precision):>10} {_ratio(s.recall):>7}"
+            f" {s.f1:>5.3f} {s.crashes:>5}"
             for s in scores
         )
         lines.append(f"{name:<16}{scores[0].cases:>6}{cells}")

@@ -353,6 +353,8 @@ WHERE (p.ast_type IN ('List', 'Tuple', 'Set') AND c.field = 'elts')
    OR (p.ast_type IN ('ListComp', 'SetComp', 'GeneratorExp') AND c.field = 'elt')
    OR (p.ast_type = 'DictComp' AND c.field = 'value')
 UNION ALL
+SELECT src, dst FROM cg_keyed_entries
+UNION ALL
 SELECT {_x("c.file_id", "c.node_idx")}, {_x("p.file_id", "p.node_idx")}
 FROM ast_nodes p
 JOIN ast_nodes c ON c.file_id = p.file_id AND c.parent_idx = p.node_idx
@@ -419,6 +421,7 @@ FROM cg_params p
 JOIN cg_defs f ON f.val = p.fn
 JOIN cg_defs c ON c.file_id = f.file_id AND c.node_idx = f.parent_def_idx AND c.kind = 'class'
 WHERE p.index = 0 AND f.is_method AND NOT f.is_static
+  AND c.name NOT IN (SELECT name FROM ast_nodes WHERE field = 'bases' AND name IS NOT NULL)
 UNION ALL
 SELECT DISTINCT concat('r|fn|', file_id, '|', CAST(def_idx AS VARCHAR)),
        concat('gen|', file_id, '|', CAST(def_idx AS VARCHAR))
@@ -475,27 +478,97 @@ WHERE a.target_shape = 'attribute' AND a.element_index IS NULL AND a.value_idx I
   AND a.kind IN ('assign', 'annassign')
 """
 
-# Element reads (subscripts) and writes (subscript stores), keyed by the container location.
+# Constant subscript keys: int and str literals, and negated ints (``xs[-1]``).
+_CONST_KEYS = """
+SELECT file_id, node_idx, value AS key FROM ast_literals WHERE literal_type IN ('int', 'str')
+UNION ALL
+SELECT u.file_id, u.node_idx, concat('-', l.value)
+FROM ast_nodes u
+JOIN ast_nodes c ON c.file_id = u.file_id AND c.parent_idx = u.node_idx
+JOIN ast_literals l ON l.file_id = c.file_id AND l.node_idx = c.node_idx
+WHERE u.ast_type = 'UnaryOp' AND u.op = 'USub' AND l.literal_type = 'int'
+"""
+
+# Entries of list/tuple/dict displays by constant key (a list or tuple entry under its
+# index counted from both ends); entries without one go to the unkeyed ``u|`` location.
+_KEYED_ENTRIES = f"""
+WITH shape AS (
+    SELECT file_id, parent_idx, COUNT(*) AS n, bool_or(ast_type = 'Starred') AS starred
+    FROM ast_nodes WHERE field = 'elts' GROUP BY file_id, parent_idx
+),
+entries AS (
+    SELECT c.file_id, c.node_idx, p.node_idx AS cont_idx,
+           CASE WHEN NOT g.starred THEN CAST(c.child_index AS VARCHAR) END AS key,
+           CASE WHEN NOT g.starred THEN CAST(c.child_index - g.n AS VARCHAR) END AS back_key
+    FROM ast_nodes p
+    JOIN ast_nodes c ON c.file_id = p.file_id AND c.parent_idx = p.node_idx AND c.field = 'elts'
+    JOIN shape g ON g.file_id = p.file_id AND g.parent_idx = p.node_idx
+    WHERE p.ast_type IN ('List', 'Tuple')
+    UNION ALL
+    SELECT v.file_id, v.node_idx, p.node_idx, k.key, CAST(NULL AS VARCHAR)
+    FROM ast_nodes p
+    JOIN ast_nodes v ON v.file_id = p.file_id AND v.parent_idx = p.node_idx AND v.field = 'values'
+    LEFT JOIN ast_nodes kn ON kn.file_id = p.file_id AND kn.parent_idx = p.node_idx
+        AND kn.field = 'keys' AND kn.child_index = v.child_index
+    LEFT JOIN cg_const_keys k ON k.file_id = kn.file_id AND k.node_idx = kn.node_idx
+    WHERE p.ast_type = 'Dict'
+    UNION ALL
+    SELECT c.file_id, c.node_idx, p.node_idx, CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR)
+    FROM ast_nodes p
+    JOIN ast_nodes c ON c.file_id = p.file_id AND c.parent_idx = p.node_idx
+    WHERE (p.ast_type = 'Set' AND c.field = 'elts')
+       OR (p.ast_type IN ('ListComp', 'SetComp', 'GeneratorExp') AND c.field = 'elt')
+       OR (p.ast_type = 'DictComp' AND c.field = 'value')
+)
+SELECT {_x("file_id", "node_idx")} AS src,
+       CASE WHEN key IS NULL THEN concat('u|cont|', file_id, '|', CAST(cont_idx AS VARCHAR))
+            ELSE concat('k|cont|', file_id, '|', CAST(cont_idx AS VARCHAR), '|', key) END AS dst
+FROM entries
+UNION ALL
+SELECT {_x("file_id", "node_idx")},
+       concat('k|cont|', file_id, '|', CAST(cont_idx AS VARCHAR), '|', back_key)
+FROM entries WHERE back_key IS NOT NULL
+"""
+
+# Element reads (subscripts) and writes (subscript stores), keyed by the container
+# location; ``key`` is the constant subscript, if any.
 _ELEMENT_ACCESS = f"""
 SELECT {_x("s.file_id", "v.node_idx")} AS recv, {_x("s.file_id", "s.node_idx")} AS loc,
-       'read' AS access
+       CASE WHEN i.ast_type = 'Slice' THEN 'slice' ELSE 'read' END AS access, k.key
 FROM ast_nodes s
 JOIN ast_nodes v ON v.file_id = s.file_id AND v.parent_idx = s.node_idx AND v.field = 'value'
+LEFT JOIN ast_nodes i ON i.file_id = s.file_id AND i.parent_idx = s.node_idx AND i.field = 'slice'
+LEFT JOIN cg_const_keys k ON k.file_id = i.file_id AND k.node_idx = i.node_idx
 WHERE s.ast_type = 'Subscript' AND s.ctx = 'load'
 UNION ALL
-SELECT {_x("a.file_id", "v.node_idx")}, {_x("a.file_id", "a.value_idx")}, 'write'
+SELECT {_x("a.file_id", "v.node_idx")}, {_x("a.file_id", "a.value_idx")}, 'write', k.key
 FROM ast_assignments a
 JOIN ast_nodes v ON v.file_id = a.file_id AND v.parent_idx = a.target_idx AND v.field = 'value'
+LEFT JOIN ast_nodes i ON i.file_id = a.file_id AND i.parent_idx = a.target_idx
+    AND i.field = 'slice'
+LEFT JOIN cg_const_keys k ON k.file_id = i.file_id AND k.node_idx = i.node_idx
 WHERE a.target_shape = 'subscript' AND a.element_index IS NULL AND a.value_idx IS NOT NULL
 UNION ALL
-SELECT c.receiver, g.loc, 'write'
+SELECT c.receiver, g.loc, 'write', CAST(NULL AS VARCHAR)
 FROM cg_call_sites c
 JOIN cg_call_args g ON g.call_key = c.call_key
 WHERE (c.attr IN ('append', 'add') AND g.position = 0)
    OR (c.attr IN ('insert', 'setdefault') AND g.position = 1)
 UNION ALL
-SELECT receiver, result, 'read' FROM cg_call_sites
+SELECT receiver, result, 'read', CAST(NULL AS VARCHAR) FROM cg_call_sites
 WHERE attr IN ('get', 'pop', 'setdefault', 'popleft', '__getitem__')
+"""
+
+# Receivers whose keyed entries may move (indices shift) or that code we cannot see gets.
+_REORDERS = f"""
+SELECT receiver AS loc FROM cg_call_sites
+WHERE attr IN ('insert', 'pop', 'remove', 'reverse', 'sort', 'clear', 'append', 'extend',
+               'popitem', '__delitem__', '__setitem__')
+UNION ALL
+SELECT {_x("s.file_id", "v.node_idx")}
+FROM ast_nodes s
+JOIN ast_nodes v ON v.file_id = s.file_id AND v.parent_idx = s.node_idx AND v.field = 'value'
+WHERE s.ast_type = 'Subscript' AND s.ctx = 'del'
 """
 
 # Iterations: where an iterated value's elements go (targets, unpacking, yield from).
@@ -538,6 +611,12 @@ SELECT DISTINCT d.val AS cls, b.name
 FROM res_bindings b
 JOIN cg_defs d ON d.file_id = b.file_id AND d.scope_idx = b.owner_scope_idx AND d.kind = 'class'
 """
+
+# Builtins whose result holds the elements of their first argument.
+_COPYING_BUILTINS = (
+    "('ext|builtins.list', 'ext|builtins.tuple', 'ext|builtins.set', 'ext|builtins.frozenset',"
+    " 'ext|builtins.sorted', 'ext|builtins.reversed', 'ext|builtins.iter')"
+)
 
 _CALLBACKS = """
 SELECT * FROM (VALUES
@@ -618,15 +697,11 @@ FROM (
 
 def _lookup(n: _Names) -> str:
     return f"""
-WITH ranked AS (
-    SELECT m.cls, m.pos, m.base AS holder, n.name AS attr,
-           ROW_NUMBER() OVER (PARTITION BY m.cls, n.name ORDER BY m.pos) AS rn_all,
-           ROW_NUMBER() OVER (PARTITION BY m.cls, n.name, m.pos > 0 ORDER BY m.pos) AS rn_part
+SELECT cls, attr, holder FROM (
+    SELECT m.cls, m.base AS holder, n.name AS attr,
+           ROW_NUMBER() OVER (PARTITION BY m.cls, n.name ORDER BY m.pos) AS rn
     FROM {n.mro} m JOIN cg_class_names n ON n.cls = m.base
-)
-SELECT cls, attr, holder, false AS after_self FROM ranked WHERE rn_all = 1
-UNION ALL
-SELECT cls, attr, holder, true FROM ranked WHERE pos > 0 AND rn_part = 1
+) ranked WHERE rn = 1
 """
 
 
@@ -659,14 +734,14 @@ WITH cv AS (
 classes AS (
     SELECT cv.call_key, cv.val, COALESCE(l.holder, e.base) AS holder
     FROM cv
-    LEFT JOIN {n.lookup} l ON l.cls = cv.val AND l.attr = '__init__' AND NOT l.after_self
+    LEFT JOIN {n.lookup} l ON l.cls = cv.val AND l.attr = '__init__'
     LEFT JOIN {n.ext} e ON e.cls = cv.val
     WHERE cv.vk = 'cls'
 ),
 instances AS (
     SELECT cv.call_key, cv.val, l.holder
     FROM cv JOIN {n.lookup} l
-      ON l.cls = concat('cls', substr(cv.val, 5)) AND l.attr = '__call__' AND NOT l.after_self
+      ON l.cls = concat('cls', substr(cv.val, 5)) AND l.attr = '__call__'
     WHERE cv.vk = 'inst'
 )
 SELECT call_key, val AS target, 0 AS shift, CAST(NULL AS VARCHAR) AS self_val,
@@ -715,18 +790,29 @@ looked AS (
     SELECT recv.dst, recv.attr, recv.val, recv.vk, COALESCE(l.holder, e.base) AS holder
     FROM recv
     LEFT JOIN {n.lookup} l
-      ON l.attr = recv.attr AND NOT l.after_self AND l.cls = CASE recv.vk
+      ON l.attr = recv.attr AND l.cls = CASE recv.vk
             WHEN 'inst' THEN concat('cls', substr(recv.val, 5)) ELSE recv.val END
     LEFT JOIN {n.ext} e ON e.cls = CASE recv.vk
             WHEN 'inst' THEN concat('cls', substr(recv.val, 5)) ELSE recv.val END
     WHERE recv.vk IN ('inst', 'cls') AND COALESCE(l.holder, e.base) IS NOT NULL
 ),
+sup_recv AS (
+    SELECT dst, attr, val,
+           concat('cls|', split_part(val, '|', 3), '|', split_part(val, '|', 4)) AS owner,
+           CASE WHEN split_part(val, '|', 5) IN ('inst', 'cls')
+                THEN concat('cls|', split_part(val, '|', 6), '|', split_part(val, '|', 7))
+           END AS self_cls
+    FROM recv WHERE vk = 'sup'
+),
 supers AS (
-    SELECT recv.dst, recv.attr, recv.val, l.holder
-    FROM recv JOIN {n.lookup} l
-      ON l.attr = recv.attr AND l.after_self
-     AND l.cls = concat('cls|', split_part(recv.val, '|', 3), '|', split_part(recv.val, '|', 4))
-    WHERE recv.vk = 'sup'
+    SELECT dst, attr, val, holder FROM (
+        SELECT r.dst, r.attr, r.val, m.base AS holder,
+               ROW_NUMBER() OVER (PARTITION BY r.dst, r.attr, r.val ORDER BY m.pos) AS rn
+        FROM sup_recv r
+        JOIN {n.mro} o ON o.cls = COALESCE(r.self_cls, r.owner) AND o.base = r.owner
+        JOIN {n.mro} m ON m.cls = o.cls AND m.pos > o.pos
+        JOIN cg_class_names k ON k.cls = m.base AND k.name = r.attr
+    ) x WHERE rn = 1
 ),
 held AS (
     SELECT k.dst, k.val, k.vk, p.val AS hval, f.is_static, f.is_classmethod
@@ -829,15 +915,67 @@ WHERE c.site_kind = 'decorator' AND {_kind("t.target")} = 'ext'
 UNION ALL
 SELECT concat('e|', p.val), e.loc, NULL
 FROM cg_element_access e JOIN {n.pts} p ON p.loc = e.recv
-WHERE e.access = 'read' AND {_kind("p.val")} IN ('cont', 'gen')
+WHERE e.access = 'read' AND (e.key IS NULL OR {_kind("p.val")} = 'gen')
+  AND {_kind("p.val")} IN ('cont', 'gen')
+UNION ALL
+SELECT NULL, e.loc, p.val
+FROM cg_element_access e JOIN {n.pts} p ON p.loc = e.recv
+WHERE e.access = 'slice' AND {_kind("p.val")} = 'cont'
+UNION ALL
+SELECT concat('k|', p.val, '|', e.key), e.loc, NULL
+FROM cg_element_access e JOIN {n.pts} p ON p.loc = e.recv
+WHERE e.access = 'read' AND e.key IS NOT NULL AND {_kind("p.val")} = 'cont'
+UNION ALL
+SELECT concat('u|', p.val), e.loc, NULL
+FROM cg_element_access e JOIN {n.pts} p ON p.loc = e.recv
+WHERE e.access = 'read' AND e.key IS NOT NULL AND {_kind("p.val")} = 'cont'
 UNION ALL
 SELECT e.loc, concat('e|', p.val), NULL
 FROM cg_element_access e JOIN {n.pts} p ON p.loc = e.recv
 WHERE e.access = 'write' AND {_kind("p.val")} = 'cont'
 UNION ALL
+SELECT e.loc, CASE WHEN e.key IS NULL THEN concat('u|', p.val)
+                   ELSE concat('k|', p.val, '|', e.key) END, NULL
+FROM cg_element_access e JOIN {n.pts} p ON p.loc = e.recv
+WHERE e.access = 'write' AND {_kind("p.val")} = 'cont'
+UNION ALL
+SELECT concat('e|', p.val), concat('u|', p.val), NULL
+FROM cg_reorders r JOIN {n.pts} p ON p.loc = r.loc
+WHERE {_kind("p.val")} = 'cont'
+UNION ALL
 SELECT concat('e|', val), target, NULL FROM iter_vals WHERE vk IN ('cont', 'gen')
 UNION ALL
 SELECT concat('r|', fn), target, NULL FROM {n.protocol} WHERE method = '__next__'
+UNION ALL
+SELECT NULL, c.result, p.val
+FROM t
+JOIN cg_call_sites c ON c.call_key = t.call_key
+JOIN cg_call_args g ON g.call_key = t.call_key AND g.position = 0
+JOIN {n.pts} p ON p.loc = g.loc
+WHERE t.target IN {_COPYING_BUILTINS} AND {_kind("p.val")} IN ('cont', 'gen')
+UNION ALL
+SELECT NULL, c.result, p.val
+FROM cg_call_sites c JOIN {n.pts} p ON p.loc = c.receiver
+WHERE c.attr IN ('values', 'copy') AND {_kind("p.val")} = 'cont'
+UNION ALL
+SELECT g.loc, c.result, NULL
+FROM cg_call_sites c
+JOIN cg_call_args g ON g.call_key = c.call_key AND g.position = 1
+WHERE c.attr IN ('get', 'pop')
+  AND EXISTS (SELECT 1 FROM {n.pts} p WHERE p.loc = c.receiver AND {_kind("p.val")} = 'cont')
+UNION ALL
+SELECT concat('e|', o.val), concat(w.part, r.val), NULL
+FROM cg_call_sites c
+JOIN cg_call_args g ON g.call_key = c.call_key AND g.position = 0
+JOIN {n.pts} r ON r.loc = c.receiver
+JOIN {n.pts} o ON o.loc = g.loc
+CROSS JOIN (VALUES ('e|'), ('u|')) AS w(part)
+WHERE c.attr IN ('update', 'extend') AND {_kind("r.val")} = 'cont'
+  AND {_kind("o.val")} IN ('cont', 'gen')
+UNION ALL
+SELECT NULL, c.result, t.target
+FROM t JOIN cg_call_sites c ON c.call_key = t.call_key
+WHERE t.how = 'external' AND regexp_like(regexp_replace(t.target, '^.*[.|]', ''), '^[A-Z]')
 """
 
 
@@ -853,15 +991,18 @@ iters AS (
     SELECT n.*, f.val AS fn
     FROM inst n
     JOIN {n.lookup} l ON l.cls = concat('cls', substr(n.val, 5)) AND l.attr = '__iter__'
-        AND NOT l.after_self
     JOIN {n.pts} f ON f.loc = concat('a|', l.holder, '|__iter__') AND {_kind("f.val")} = 'fn'
+),
+iterators AS (
+    SELECT i.*, rv.val AS it FROM iters i JOIN {n.pts} rv ON rv.loc = concat('r|', i.fn)
+    WHERE {_kind("rv.val")} = 'inst'
+    UNION ALL
+    SELECT i.*, i.val AS it FROM iters i JOIN cg_param_returns r ON r.fn = i.fn AND r.index = 0
 ),
 nexts AS (
     SELECT i.file_id, i.site_idx, i.scope_def_idx, i.bstart, i.bend, i.target, f.val AS fn
-    FROM iters i
-    JOIN {n.pts} rv ON rv.loc = concat('r|', i.fn) AND {_kind("rv.val")} = 'inst'
-    JOIN {n.lookup} l ON l.cls = concat('cls', substr(rv.val, 5)) AND l.attr = '__next__'
-        AND NOT l.after_self
+    FROM iterators i
+    JOIN {n.lookup} l ON l.cls = concat('cls', substr(i.it, 5)) AND l.attr = '__next__'
     JOIN {n.pts} f ON f.loc = concat('a|', l.holder, '|__next__') AND {_kind("f.val")} = 'fn'
 )
 SELECT DISTINCT file_id, site_idx, scope_def_idx, bstart, bend, target, fn, '__iter__' AS method
@@ -1176,7 +1317,10 @@ def _rules() -> tuple[SqlRuleSpec, ...]:
         SqlRuleSpec("cg_call_args", _CALL_ARGS, "view", "arguments of call sites"),
         SqlRuleSpec("cg_attr_loads", _ATTR_LOADS, "view", "attribute loads"),
         SqlRuleSpec("cg_attr_stores", _ATTR_STORES, "view", "attribute stores"),
+        SqlRuleSpec("cg_const_keys", _CONST_KEYS, "view", "constant subscript keys"),
+        SqlRuleSpec("cg_keyed_entries", _KEYED_ENTRIES, "view", "display entries by key"),
         SqlRuleSpec("cg_element_access", _ELEMENT_ACCESS, "view", "container element access"),
+        SqlRuleSpec("cg_reorders", _REORDERS, "view", "receivers whose entries may move"),
         SqlRuleSpec("cg_iterations", _ITERATIONS, "view", "iterations and unpacking"),
         SqlRuleSpec("cg_class_bases", _CLASS_BASES, "view", "base expressions of classes"),
         SqlRuleSpec("cg_class_names", _CLASS_NAMES, "view", "names bound in class bodies"),
