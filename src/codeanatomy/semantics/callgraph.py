@@ -40,7 +40,8 @@ its ``i``-th decorator).
    expression; module-level variables to module attributes, class-body variables to
    class attributes.
 5. Seeds: the first parameter of a method holds an instance of its class (a
-   ``classmethod``'s holds the class, a ``staticmethod`` has none); a generator function
+   ``classmethod``'s holds the class, a ``staticmethod`` has none) when no class names
+   that class as a base; otherwise the receivers come from calls; a generator function
    returns its generator; a use resolved to a builtin holds ``ext|builtins.<name>``.
 
 **Dynamic rules** (the steps of each fixpoint iteration, reading the current state
@@ -62,18 +63,29 @@ its ``i``-th decorator).
    by position (after the bound receiver) and keyword, returns to the call expression; a
    function that returns one of its parameters returns that call's argument. An external
    decorator returns what it decorates (``staticmethod``, ``functools.wraps``...).
-   ``map``/``filter`` call their first argument and ``sorted``/``min``/``max``
-   their ``key``.
-9. Containers: subscripts read a container's elements, subscript stores and
-   ``append``/``add``/``insert``/``setdefault`` write them, ``get``/``pop``/``setdefault``
-   read them; ``for`` targets, comprehension targets, ``yield from`` and unpacking read
-   the iterated value's elements; iterating an instance calls ``__iter__`` and then the
-   ``__next__`` of what it returns (``protocol``).
+   ``map``/``filter``/``iter`` call their first argument and ``sorted``/``min``/``max``
+   their ``key``. Calling an external name whose last part is capitalised returns that
+   name (an external class's instance: ``ext|textwrap.TextWrapper``).
+9. Containers: ``e|c`` holds every entry of container ``c``, ``k|c|key`` the entries of a
+   constant key (display entries by index from both ends, dict entries by constant key,
+   constant-subscript stores) and ``u|c`` the entries without one. A constant subscript
+   reads ``k|c|key`` and ``u|c``; other subscripts, ``get``/``pop``/``setdefault`` read
+   ``e|c``; subscript stores, ``append``/``add``/``insert``/``setdefault``, ``update``/
+   ``extend`` write; a container whose entries may move (``insert``, ``pop``, ``sort``,
+   ``del c[i]``...) copies ``e|c`` into ``u|c``. Slices, ``list``/``sorted``/... of a
+   container, ``values()`` and ``copy()`` hold the container itself; ``get``/``pop``
+   also return their default; ``super()`` looks up in the receiver's MRO after the
+   class it appears in. ``for`` targets, comprehension targets, ``yield from`` and
+   unpacking read the iterated value's elements; iterating an instance calls
+   ``__iter__`` and then the ``__next__`` of what it returns, or of the instance when
+   ``__iter__`` returns ``self`` (``protocol``).
 
 **Fixpoint.** ``cg_pts`` starts as the closure (recursive ``UNION``) of the static facts.
 Each iteration runs the dynamic rules on the current state and closes the result
-semi-naively (only new facts propagate); DataFusion runs every step, the executor only
-repeats them (``SqlRuleSpec.steps``) until an iteration finds nothing new, at most
+semi-naively (only new facts propagate); a location holding more than
+``SATURATION_LIMIT`` values is widened to ``top|sat`` and passes ``top|`` on (a call of
+``top`` is UNRESOLVED), which bounds the growth; DataFusion runs every step, the executor
+only repeats them (``SqlRuleSpec.steps``) until an iteration finds nothing new, at most
 ``MAX_ITERATIONS`` times. ``cg_fixpoint`` is a DIAGNOSTIC node (``fixpoint_not_reached``)
 when facts were still new, so an unconverged result is never silent. The converged
 relation feeds one last evaluation of the lookup and call rules (``cg_targets``,
@@ -89,7 +101,8 @@ an attribute whose value is a definition or external name); ``EXTERNAL`` nodes f
 external name any of them reaches.
 
 Known limits: flow-insensitive and context-insensitive (except parameters returned as
-is); ``*args``/``**kwargs`` are not mapped; attribute stores through unknown receivers and
+is); ``*args``/``**kwargs`` are not mapped; external code that reorders a list is not
+seen (``random.shuffle(xs); xs[0]()``); attribute stores through unknown receivers and
 dynamic features (``getattr``, ``eval``, ``setattr``) are not followed; properties are not
 treated as calls; star imports are followed one level.
 """
@@ -219,7 +232,9 @@ FROM res_bindings
 
 _PARAMS = f"""
 SELECT d.val AS fn, p.index, p.name, p.kind,
-       {_v("b.file_id", "b.owner_scope_idx", "b.name")} AS var
+       {_v("b.file_id", "b.owner_scope_idx", "b.name")} AS var,
+       CASE WHEN p.kind IN ('vararg', 'kwarg')
+            THEN concat('cont|', p.file_id, '|', CAST(p.node_idx AS VARCHAR)) END AS pack
 FROM ast_params p
 JOIN cg_defs d ON d.file_id = p.file_id AND d.node_idx = p.def_idx
 JOIN res_bindings b ON b.file_id = p.file_id AND b.node_idx = p.node_idx
@@ -429,6 +444,8 @@ FROM ast_returns WHERE kind IN ('yield', 'yield_from') AND def_idx IS NOT NULL
 UNION ALL
 SELECT {_x("file_id", "node_idx")}, concat('ext|builtins.', name)
 FROM res_use_targets WHERE target_idx IS NULL
+UNION ALL
+SELECT var, pack FROM cg_params WHERE pack IS NOT NULL
 """
 
 # -- sites the dynamic rules read -------------------------------------------------------
@@ -463,6 +480,25 @@ SELECT concat('d|', k.file_id, '|', CAST(k.def_idx AS VARCHAR), '|', CAST(k.inde
             ELSE concat('d|', k.file_id, '|', CAST(k.def_idx AS VARCHAR), '|',
                         CAST(k.index + 1 AS VARCHAR)) END
 FROM ast_decorators k JOIN cg_defs d ON d.file_id = k.file_id AND d.node_idx = k.def_idx
+"""
+
+# ``f(*xs)`` and ``f(**d)``: the unpacked expression and the position of the star.
+_UNPACKED_ARGS = f"""
+SELECT {_x("a.file_id", "a.call_idx")} AS call_key, a.position, a.is_double_star,
+       {_x("a.file_id", "COALESCE(v.node_idx, a.node_idx)")} AS loc
+FROM ast_call_args a
+LEFT JOIN ast_nodes v ON v.file_id = a.file_id AND v.parent_idx = a.node_idx
+    AND v.field = 'value' AND a.is_starred
+WHERE a.is_starred OR a.is_double_star
+"""
+
+# ``@factory(...)``: the decorator is a call's result; where the factory is external it is
+# taken to return what it decorates, as an external decorator is.
+_DECORATOR_FACTORIES = f"""
+SELECT concat('d|', k.file_id, '|', CAST(k.def_idx AS VARCHAR), '|', CAST(k.index AS VARCHAR))
+           AS call_key,
+       {_x("c.file_id", "c.func_idx")} AS factory
+FROM ast_decorators k JOIN ast_calls c ON c.file_id = k.file_id AND c.node_idx = k.node_idx
 """
 
 _ATTR_LOADS = f"""
@@ -618,10 +654,14 @@ _COPYING_BUILTINS = (
     " 'ext|builtins.sorted', 'ext|builtins.reversed', 'ext|builtins.iter')"
 )
 
+# The constant key ``cg_const_keys`` gives a string: its repr, as ``ast_literals`` has it.
+_STR_KEY = "concat(chr(39), {k}, chr(39))"
+
 _CALLBACKS = """
 SELECT * FROM (VALUES
     ('ext|builtins.map', 0, CAST(NULL AS VARCHAR)),
     ('ext|builtins.filter', 0, CAST(NULL AS VARCHAR)),
+    ('ext|builtins.iter', 0, CAST(NULL AS VARCHAR)),
     ('ext|builtins.sorted', CAST(NULL AS BIGINT), 'key'),
     ('ext|builtins.min', CAST(NULL AS BIGINT), 'key'),
     ('ext|builtins.max', CAST(NULL AS BIGINT), 'key'),
@@ -697,10 +737,16 @@ FROM (
 
 def _lookup(n: _Names) -> str:
     return f"""
+WITH names AS (
+    SELECT cls, name FROM cg_class_names
+    UNION
+    SELECT p.val, s.attr FROM cg_attr_stores s JOIN {n.pts} p ON p.loc = s.recv
+    WHERE {_kind("p.val")} = 'cls'
+)
 SELECT cls, attr, holder FROM (
     SELECT m.cls, m.base AS holder, n.name AS attr,
            ROW_NUMBER() OVER (PARTITION BY m.cls, n.name ORDER BY m.pos) AS rn
-    FROM {n.mro} m JOIN cg_class_names n ON n.cls = m.base
+    FROM {n.mro} m JOIN names n ON n.cls = m.base
 ) ranked WHERE rn = 1
 """
 
@@ -836,6 +882,35 @@ self_vals AS (
 ),
 iter_vals AS (
     SELECT i.*, p.val, {_kind("p.val")} AS vk FROM cg_iterations i JOIN {n.pts} p ON p.loc = i.iter
+),
+packed AS (
+    SELECT g.loc, q.pack, g.position + t.shift - q.index AS slot,
+           COUNT(*) OVER (PARTITION BY t.call_key, t.target, t.shift, q.pack) AS n
+    FROM t
+    JOIN cg_call_args g ON g.call_key = t.call_key AND g.position IS NOT NULL
+    JOIN cg_params q ON q.fn = t.target AND q.kind = 'vararg' AND g.position + t.shift >= q.index
+    WHERE t.how <> 'builtin_callback'
+),
+unpacked AS (
+    SELECT t.target, t.shift, u.position, u.is_double_star, u.loc
+    FROM t JOIN cg_unpacked_args u ON u.call_key = t.call_key
+    WHERE t.how <> 'builtin_callback'
+),
+keywords AS (
+    SELECT g.loc, g.keyword, q.pack
+    FROM t
+    JOIN cg_call_args g ON g.call_key = t.call_key AND g.keyword IS NOT NULL
+    JOIN cg_params q ON q.fn = t.target AND q.kind = 'kwarg'
+    WHERE t.how <> 'builtin_callback' AND NOT EXISTS (
+        SELECT 1 FROM cg_params o WHERE o.fn = t.target AND o.name = g.keyword
+          AND o.kind IN ('positional', 'keyword_only'))
+),
+spread AS (
+    SELECT p.val, q.var, q.name
+    FROM unpacked u
+    JOIN cg_params q ON q.fn = u.target AND q.kind IN ('positional', 'keyword_only')
+    JOIN {n.pts} p ON p.loc = u.loc AND {_kind("p.val")} = 'cont'
+    WHERE u.is_double_star
 )
 -- 7. attribute loads
 SELECT concat('a|', val, '|', attr) AS src, dst, CAST(NULL AS VARCHAR) AS val
@@ -893,6 +968,40 @@ JOIN cg_params q ON q.fn = t.target
         AND q.kind IN ('positional', 'keyword_only')))
 WHERE t.how <> 'builtin_callback'
 UNION ALL
+SELECT loc, concat('e|', pack), NULL FROM packed
+UNION ALL
+SELECT loc, concat('k|', pack, '|', CAST(slot AS VARCHAR)), NULL FROM packed
+UNION ALL
+SELECT loc, concat('k|', pack, '|', CAST(slot - n AS VARCHAR)), NULL FROM packed
+UNION ALL
+SELECT loc, concat('e|', pack), NULL FROM keywords
+UNION ALL
+SELECT loc, concat('k|', pack, '|', {_STR_KEY.format(k="keyword")}), NULL FROM keywords
+UNION ALL
+SELECT concat('e|', p.val), q.var, NULL
+FROM unpacked u
+JOIN cg_params q ON q.fn = u.target AND q.kind IN ('positional_only', 'positional')
+    AND q.index >= u.position + u.shift
+JOIN {n.pts} p ON p.loc = u.loc AND {_kind("p.val")} IN ('cont', 'gen')
+WHERE NOT u.is_double_star
+UNION ALL
+SELECT concat('u|', val), var, NULL FROM spread
+UNION ALL
+SELECT concat('k|', val, '|', {_STR_KEY.format(k="name")}), var, NULL FROM spread
+UNION ALL
+SELECT concat('e|', p.val), concat(w.part, q.pack), NULL
+FROM unpacked u
+JOIN cg_params q ON q.fn = u.target
+    AND q.kind = CASE WHEN u.is_double_star THEN 'kwarg' ELSE 'vararg' END
+JOIN {n.pts} p ON p.loc = u.loc AND {_kind("p.val")} IN ('cont', 'gen')
+CROSS JOIN (VALUES ('e|'), ('u|')) AS w(part)
+UNION ALL
+SELECT NULL, c.result, t.self_val
+FROM t
+JOIN cg_call_sites c ON c.call_key = t.call_key
+JOIN cg_param_returns pr ON pr.fn = t.target AND pr.index = 0
+WHERE t.shift = 1 AND t.self_val IS NOT NULL
+UNION ALL
 SELECT concat('r|', t.target), c.result, NULL
 FROM t JOIN cg_call_sites c ON c.call_key = t.call_key
 WHERE {_kind("t.target")} = 'fn' AND t.how NOT IN ('builtin_callback', 'constructor')
@@ -911,6 +1020,12 @@ FROM t
 JOIN cg_call_sites c ON c.call_key = t.call_key
 JOIN cg_call_args g ON g.call_key = t.call_key AND g.position = 0
 WHERE c.site_kind = 'decorator' AND {_kind("t.target")} = 'ext'
+UNION ALL
+SELECT g.loc, c.result, NULL
+FROM cg_decorator_factories f
+JOIN cg_call_sites c ON c.call_key = f.call_key
+JOIN cg_call_args g ON g.call_key = f.call_key AND g.position = 0
+WHERE EXISTS (SELECT 1 FROM {n.pts} p WHERE p.loc = f.factory AND {_kind("p.val")} = 'ext')
 -- 9. containers and iteration
 UNION ALL
 SELECT concat('e|', p.val), e.loc, NULL
@@ -1315,6 +1430,8 @@ def _rules() -> tuple[SqlRuleSpec, ...]:
         SqlRuleSpec("cg_seed_static", _SEED_STATIC, "view", "values known statically"),
         SqlRuleSpec("cg_call_sites", _CALL_SITES, "view", "calls and decorator applications"),
         SqlRuleSpec("cg_call_args", _CALL_ARGS, "view", "arguments of call sites"),
+        SqlRuleSpec("cg_unpacked_args", _UNPACKED_ARGS, "view", "*x and **x arguments"),
+        SqlRuleSpec("cg_decorator_factories", _DECORATOR_FACTORIES, "view", "@factory(...)"),
         SqlRuleSpec("cg_attr_loads", _ATTR_LOADS, "view", "attribute loads"),
         SqlRuleSpec("cg_attr_stores", _ATTR_STORES, "view", "attribute stores"),
         SqlRuleSpec("cg_const_keys", _CONST_KEYS, "view", "constant subscript keys"),
