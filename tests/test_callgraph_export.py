@@ -5,8 +5,6 @@ Python itself does when the code runs, written by hand. Each checked call site i
 with a ``# site:NAME`` comment so its line and column are found in the source text.
 """
 
-import contextlib
-import io
 import json
 import os
 import re
@@ -22,7 +20,7 @@ from deltalake import DeltaTable
 
 from codeanatomy.build import BuildOptions
 from codeanatomy.pipeline import run
-from codeanatomy.surfaces.cli import main
+from tests.cli_run import cli
 
 MAIN = '''"""Calls of every simple kind."""
 import json
@@ -106,17 +104,6 @@ def site(path: str, marker: str, call_text: str) -> tuple[int, int]:
         if line.endswith(f"# site:{marker}"):
             return number, line.index(call_text)
     raise AssertionError(f"no site {marker} in {path}")
-
-
-def cli(*args: str) -> tuple[int, str, str]:
-    """Run the command in-process; rc, stdout, stderr."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            rc = main(list(args))
-        except SystemExit as exc:  # argparse errors exit
-            rc = int(exc.code or 0)
-    return rc, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module")

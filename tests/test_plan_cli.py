@@ -1,7 +1,5 @@
 """``codeanatomy plan``: the prepared program of a real build, as text, JSON and DOT."""
 
-import contextlib
-import io
 import itertools
 import json
 import re
@@ -15,21 +13,10 @@ import pytest
 
 from codeanatomy.pipeline import prepare
 from codeanatomy.plan.session import new_session
-from codeanatomy.surfaces.cli import main
 from codeanatomy.surfaces.plan_report import plan_report, render_plan
+from tests.cli_run import cli
 
 OUTPUTS = ("cpg_nodes", "cpg_edges", "cpg_props")
-
-
-def cli(*args: str) -> tuple[int, str, str]:
-    """Run the command in-process (the session fixtures are reused); rc, stdout, stderr."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            rc = main(list(args))
-        except SystemExit as exc:  # argparse errors exit
-            rc = int(exc.code or 0)
-    return rc, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module")
