@@ -76,6 +76,7 @@ FILES = {
             kid = Kid("k")
             kid.run()
             B("b").greet()
+            B("c").run()
             twice(echo, 1)
             handler = echo
             handler(2)
@@ -147,6 +148,7 @@ def test_calls_follow_imports_aliases_methods_and_mro(graph: dict[str, Any]) -> 
         "app.models.Base.__init__",  # Kid("k"): Child has no __init__, its MRO reaches Base's
         "app.models.Child.run",
         "app.models.Base.greet",  # B("b").greet()
+        "app.models.Base.run",  # B("c").run()
         "app.util.twice",
         "main.echo",  # handler = echo; handler(2)
         "json.dumps",
@@ -155,8 +157,8 @@ def test_calls_follow_imports_aliases_methods_and_mro(graph: dict[str, Any]) -> 
     }
     assert calls["main"] == {"main.main"}
     assert calls["app.models.Child.run"] == {"app.models.Base.run", "builtins.super"}
-    # self.greet() with self a Child reaches Mixin.greet first in Child's C3 MRO, and
-    # Base.greet for plain Base instances.
+    # self.greet() with self a Child (via super().run()) reaches Mixin.greet first in
+    # Child's C3 MRO, and Base.greet for the plain Base instance B("c").
     assert calls["app.models.Base.run"] == {"app.models.Mixin.greet", "app.models.Base.greet"}
     assert calls["app.models.Base.greet"] == {"app.util.shout"}
     assert calls["app.util.twice"] == {"main.echo"}  # a function passed as an argument

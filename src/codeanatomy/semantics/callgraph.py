@@ -202,7 +202,7 @@ WITH deco AS (
     FROM ast_decorators GROUP BY file_id, def_idx
 )
 SELECT d.file_id, CAST(d.node_idx AS BIGINT) AS node_idx, d.kind, d.name, d.is_method,
-       CAST(d.parent_def_idx AS BIGINT) AS parent_def_idx, d.decorator_count,
+       CAST(d.parent_def_idx AS BIGINT) AS parent_def_idx, d.decorator_count, d.bstart, d.bend,
        COALESCE(k.is_static, false) AS is_static,
        COALESCE(k.is_classmethod, false) AS is_classmethod,
        s.scope_idx,
@@ -1323,9 +1323,7 @@ GROUP BY t.file_id, f.path, t.node_idx, a.bstart, a.bend, t.dst
 _CLASS_ID = _ast_id("split_part(b.cls, '|', 2)", "split_part(b.cls, '|', 3)")
 _INHERITS = f"""
 WITH b AS (
-    SELECT DISTINCT b.cls, b.idx, p.val, {_node_of_value("p.val")} AS dst,
-           split_part(b.cls, '|', 2) AS cls_file,
-           CAST(split_part(b.cls, '|', 3) AS BIGINT) AS cls_idx
+    SELECT DISTINCT b.cls, b.idx, p.val, {_node_of_value("p.val")} AS dst
     FROM cg_class_bases b
     JOIN cg_pts p ON p.loc = b.loc
     WHERE split_part(p.val, '|', 1) IN ('cls', 'ext')
@@ -1339,7 +1337,7 @@ SELECT {sql_stable_id("edge", "'INHERITS_FROM'", _CLASS_ID, "b.dst")} AS edge_id
        1.0 / COUNT(*) OVER (PARTITION BY b.cls, b.idx) AS confidence,
        MIN(b.idx) AS p__index
 FROM b
-JOIN ast_defs d ON d.file_id = b.cls_file AND CAST(d.node_idx AS BIGINT) = b.cls_idx
+JOIN cg_defs d ON d.val = b.cls
 JOIN repo_files f ON f.file_id = d.file_id
 GROUP BY b.cls, b.idx, b.val, b.dst, d.file_id, f.path, d.bstart, d.bend
 """
