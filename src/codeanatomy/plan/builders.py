@@ -16,7 +16,7 @@ from datafusion import functions as f
 from datafusion.expr import Window
 
 from codeanatomy.plan.exprs import stable_id_expr
-from codeanatomy.plan.session import cache_frame, register_placeholder
+from codeanatomy.plan.session import cache_frame, compact_strings_sql, register_placeholder
 from codeanatomy.plan.views import ViewDefinition
 from codeanatomy.semantics.compiler import IREndpoint, IRView, IRWhere, SemanticProgramManifest
 from codeanatomy.semantics.cpg_schema import CPG_EDGES, CPG_NODES, CPG_PROPS
@@ -227,11 +227,11 @@ def _fixpoint_statements(view: IRView, ctx: SessionContext) -> tuple[DataFrame, 
     """
     assert view.sql is not None
     state, names = _fixpoint_names(view)
-    frames = [ctx.sql(view.sql)]
+    frames = [ctx.sql(compact_strings_sql(ctx, view.sql))]
     register_placeholder(ctx, state, frames[0].schema())
     try:
         for name, (_, sql) in zip(names, view.steps, strict=True):
-            frames.append(ctx.sql(sql))
+            frames.append(ctx.sql(compact_strings_sql(ctx, sql)))
             register_placeholder(ctx, name, frames[-1].schema())
     finally:
         for name in (*names, state):
@@ -249,10 +249,13 @@ def _fixpoint_run(view: IRView, ctx: SessionContext) -> DataFrame:
     """
     assert view.sql is not None
     state, names = _fixpoint_names(view)
-    _register(ctx, state, cache_frame(ctx, ctx.sql(view.sql)))
+    _register(ctx, state, cache_frame(ctx, ctx.sql(compact_strings_sql(ctx, view.sql))))
+    steps: list[str] = []
     for _ in range(view.max_iterations):
-        for name, (_, sql) in zip(names, view.steps, strict=True):
-            _register(ctx, name, cache_frame(ctx, ctx.sql(sql)))
+        for i, (name, (_, sql)) in enumerate(zip(names, view.steps, strict=True)):
+            if len(steps) == i:
+                steps.append(compact_strings_sql(ctx, sql))
+            _register(ctx, name, cache_frame(ctx, ctx.sql(steps[i])))
         fresh = ctx.sql(f"SELECT COUNT(*) AS n FROM {names[-1]} WHERE fresh")
         _register(ctx, state, ctx.table(names[-1]))
         if fresh.to_pydict()["n"][0] == 0:
