@@ -682,8 +682,10 @@ class _Names(NamedTuple):
     ext: str
     targets: str
     protocol: str
-    round_: str
-    flows: str
+    receivers: str = ""  # the four relations below exist only inside an iteration
+    round_: str = ""
+    flows: str = ""
+    closed: str = ""
 
 
 # Inside the fixpoint iteration (temporary names, see SqlRuleSpec.steps) ...
@@ -697,15 +699,15 @@ _STEP = _Names(
             "external_base",
             "targets",
             "protocol",
+            "receivers",
             "round",
             "flows",
+            "closed",
         )
     )
 )
 # ... and over the converged relation.
-_FINAL = _Names(
-    "cg_pts", "cg_mro", "cg_lookup", "cg_external_base", "cg_targets", "cg_protocol", "", ""
-)
+_FINAL = _Names("cg_pts", "cg_mro", "cg_lookup", "cg_external_base", "cg_targets", "cg_protocol")
 
 
 def _mro(n: _Names) -> str:
@@ -824,14 +826,20 @@ WHERE {_kind("p.val")} IN ('fn', 'bm')
 """
 
 
+def _receivers(n: _Names) -> str:
+    """What each attribute load's receiver holds; a step of its own, :func:`_round` reads
+    it four times and DataFusion would evaluate an inlined CTE once per read."""
+    return f"""
+SELECT a.dst, a.attr, p.val, {_kind("p.val")} AS vk
+FROM cg_attr_loads a JOIN {n.pts} p ON p.loc = a.recv
+"""
+
+
 def _round(n: _Names) -> str:
     """Dynamic flows (``src`` → ``dst``) and seeds (``src`` NULL, value in ``val``)."""
     return f"""
 WITH t AS (SELECT * FROM {n.targets}),
-recv AS (
-    SELECT a.dst, a.attr, p.val, {_kind("p.val")} AS vk
-    FROM cg_attr_loads a JOIN {n.pts} p ON p.loc = a.recv
-),
+recv AS (SELECT * FROM {n.receivers}),
 looked AS (
     SELECT recv.dst, recv.attr, recv.val, recv.vk, COALESCE(l.holder, e.base) AS holder
     FROM recv
@@ -1184,7 +1192,9 @@ def _closure_step(n: _Names) -> str:
     flows, and "unknown" out of locations saturated last iteration; minus what the state
     already holds and what saturated locations would receive. Only those propagate, and
     what they reach that the state did not hold is ``fresh``. (An anti-join inside the
-    recursion would rebuild the state's hash table on every recursive step.)
+    recursion would rebuild the state's hash table on every recursive step.) The result
+    is a step of its own: :func:`_capped` reads it twice, and DataFusion inlines a CTE
+    read twice, so in one statement the recursion ran twice (measured on the stdlib).
     """
     return f"""
 WITH RECURSIVE sat AS (SELECT loc FROM {n.pts} WHERE val = {_SATURATED}),
@@ -1214,8 +1224,13 @@ facts AS (
     SELECT d.loc, d.val, true
     FROM delta d LEFT JOIN {n.pts} o ON o.loc = d.loc AND o.val = d.val
     WHERE o.loc IS NULL
-),
-{_capped("facts")}"""
+)
+SELECT loc, val, fresh FROM facts"""
+
+
+def _capped_step(closed: str) -> str:
+    """The last step of an iteration: the saturation limit over the closed facts."""
+    return f"WITH {_capped(closed)}"
 
 
 # -- outputs ------------------------------------------------------------------------------
@@ -1447,9 +1462,11 @@ def _rules() -> tuple[SqlRuleSpec, ...]:
         ("external_base", _external_base(_STEP)),
         ("targets", _targets(_STEP)),
         ("protocol", _protocol(_STEP)),
+        ("receivers", _receivers(_STEP)),
         ("round", _round(_STEP)),
         ("flows", _flows(_STEP)),
-        ("next", _closure_step(_STEP)),
+        ("closed", _closure_step(_STEP)),
+        ("next", _capped_step(_STEP.closed)),
     )
     rules += [
         SqlRuleSpec(
