@@ -80,7 +80,7 @@ def cache_frame(ctx: SessionContext, df: DataFrame) -> DataFrame:
 
 
 def compact_strings_sql(ctx: SessionContext, sql: str) -> str:
-    """``sql`` with its ``Utf8View`` columns cast to plain strings (copied contiguously).
+    """``sql`` with its ``Utf8View`` columns copied into fresh buffers (Utf8 and back).
 
     A view array produced by a join or filter keeps references to every data buffer of
     its inputs. A fixpoint feeds each iteration's output into the next, so those lists

@@ -682,7 +682,8 @@ class _Names(NamedTuple):
     ext: str
     targets: str
     protocol: str
-    receivers: str = ""  # the four relations below exist only inside an iteration
+    # These four exist only inside an iteration: the final evaluation has no such views.
+    receivers: str = ""
     round_: str = ""
     flows: str = ""
     closed: str = ""
