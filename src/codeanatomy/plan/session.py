@@ -88,6 +88,8 @@ def compact_strings_sql(ctx: SessionContext, sql: str) -> str:
     grew ninefold per iteration (6.0 M buffers for 145 k rows by iteration 19) and each
     iteration took ten times longer than the one before. One copy per step keeps it flat.
     The result is SQL, so the cast is in the plan that runs and in the plans reported.
+    It casts back to ``Utf8View`` because later steps union these columns with view
+    columns of other relations, and plain ``Utf8`` there fails type coercion.
     """
     schema = ctx.sql(sql).schema()
     if all(field.type != pa.string_view() for field in schema):
