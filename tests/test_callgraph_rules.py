@@ -92,6 +92,100 @@ FILES = {
         if __name__ == "__main__":
             main()
         """,
+    "app/protocols.py": """
+        from . import models
+
+
+        class Session:
+            def __enter__(self):
+                return Cursor()
+
+            def __exit__(self, *exc):
+                return False
+
+
+        class Cursor:
+            def fetch(self):
+                return 1
+
+
+        class Failure(Exception):
+            def reason(self):
+                return "r"
+
+
+        def query():
+            with Session() as cursor:
+                return cursor.fetch()
+
+
+        def fail():
+            raise Failure
+
+
+        def recover():
+            try:
+                fail()
+            except (Failure, KeyError) as err:
+                return err.reason()
+
+
+        def typed(base: models.Base):
+            return base.greet()
+
+
+        def opener(factory) -> Cursor:
+            return factory()
+
+
+        def use_opener():
+            return opener(None).fetch()
+
+
+        def annotated():
+            cur: Cursor = object()
+            return cur.fetch()
+
+
+        def first():
+            return 1
+
+
+        def second():
+            return 2
+
+
+        def third():
+            return 3
+
+
+        def fourth():
+            return 4
+
+
+        def pair():
+            return first, second
+
+
+        def returned_pair():
+            a, b = pair()
+            return b()
+
+
+        def nested():
+            (c, d), *rest = (fourth, first), second, third
+            return d()
+
+
+        def starred():
+            (c, d), *rest = (fourth, first), second, third
+            return [f() for f in rest]
+
+
+        def loop_pairs():
+            for name, fn in [("a", first), ("b", second)]:
+                fn()
+        """,
     "scripts/tool.py": "import helper\n\nhelper.assist()\n",
     "scripts/helper.py": "def assist():\n    return 1\n",
 }
@@ -166,6 +260,34 @@ def test_calls_follow_imports_aliases_methods_and_mro(graph: dict[str, Any]) -> 
     assert calls["scripts.tool"] == {"scripts.helper.assist"}  # script dir is an import root
     assert calls["legacy.café"] == {"app.util.shout"}  # latin-1 source
     assert calls["bom"] == {"legacy.café"}  # BOM source
+
+
+def test_protocols_annotations_and_unpacking(graph: dict[str, Any]) -> None:
+    calls = {k: v for k, v in _calls(graph).items() if k.startswith("app.protocols.")}
+    p = "app.protocols."
+    assert calls[p + "query"] == {  # with: __enter__'s result is the `as` target
+        p + "Session",
+        p + "Session.__enter__",
+        p + "Session.__exit__",
+        p + "Cursor.fetch",
+    }
+    assert calls[p + "Session.__enter__"] == {p + "Cursor"}
+    assert calls[p + "fail"] == {p + "Failure"}  # `raise Failure` instantiates it
+    assert calls[p + "recover"] == {p + "fail", p + "Failure.reason"}  # except ... as err
+    assert calls[p + "typed"] == {"app.models.Base.greet"}  # parameter annotation
+    assert calls[p + "use_opener"] == {p + "opener", p + "Cursor.fetch"}  # return annotation
+    assert calls[p + "annotated"] == {"builtins.object", p + "Cursor.fetch"}
+    assert calls[p + "returned_pair"] == {p + "pair", p + "second"}
+    assert calls[p + "nested"] == {p + "first"}
+    assert calls[p + "starred"] == {p + "second", p + "third"}
+    assert calls[p + "loop_pairs"] == {p + "first", p + "second"}
+    nodes = graph["nodes"]
+    methods = {
+        (_name(nodes[e["dst_node_id"]]), e["resolution_method"])
+        for e in graph["edges"]
+        if e["edge_kind"] == "CALLS" and e["path"] == "app/protocols.py"
+    }
+    assert {(p + "Session.__exit__", "protocol"), (p + "Failure", "constructor")} <= methods
 
 
 def test_unresolved_calls_are_explicit(graph: dict[str, Any]) -> None:

@@ -724,6 +724,19 @@ def test_snippet_unpacking_and_walrus() -> None:
     assert (subscript["value_shape"], subscript["target_text"]) == ("lambda", None)
 
 
+def test_except_handler_binds_its_name_to_the_type() -> None:
+    source, rows = extract(LAYER, "syntax_corners.py", SYNTAX_CORNERS)
+    nodes = by_idx(rows)
+    handler = one(recs(rows, "ast_assignments"), kind="except")
+    assert nodes[handler["node_idx"]]["ast_type"] == "ExceptHandler"
+    assert handler["target_idx"] == handler["node_idx"]
+    assert (handler["target_shape"], handler["target_text"]) == ("name", "e")
+    assert (handler["value_shape"], handler["value_text"]) == ("name", "ValueError")
+    value = nodes[handler["value_idx"]]
+    assert text(source, value["bstart"], value["bend"]) == "ValueError"
+    assert text(source, handler["bstart"], handler["bend"]).startswith("except* ValueError as e:")
+
+
 def test_snippet_all_forms_and_scope_markers() -> None:
     source, rows = extract(LAYER, "snippet.py", SNIPPET)
     assert [(e["index"], e["name"]) for e in recs(rows, "ast_all")] == list(enumerate("abcde"))

@@ -33,7 +33,9 @@ Choices, each made because it is cheaper or closer to what Python means:
   own position, kept in ``ast_nodes``, starts at ``def``/``async``/``class``); ``lineno``
   is ast's (the keyword line).
 * ``ast_assignments`` covers ``=``, annotated, augmented and walrus assignments plus
-  ``for`` and ``with ... as`` targets (comprehension targets are left to ``ast_nodes``).
+  ``for`` and ``with ... as`` targets and ``except T as name`` (the handler is both the
+  statement and the target, its value the type expression; comprehension targets are
+  left to ``ast_nodes``).
   Tuple/list targets add one row per element, nested ones recursively, ``element_index``
   being the index in the innermost tuple/list.
 * ``value_shape``/``value_text`` describe a value expression the same way everywhere;
@@ -205,8 +207,8 @@ class AstImportRow(Row, frozen=True):
 class AstAssignmentRow(Row, frozen=True):
     file_id: FileId
     node_idx: AstNodeId  # the statement (or NamedExpr)
-    kind: str  # 'assign' | 'annassign' | 'augassign' | 'namedexpr' | 'for' | 'with'
-    target_idx: AstRef
+    kind: str  # 'assign' | 'annassign' | 'augassign' | 'namedexpr' | 'for' | 'with' | 'except'
+    target_idx: AstRef  # the ExceptHandler itself for 'except' (its name has no node)
     target_shape: str  # 'name' | 'attribute' | 'subscript' | 'tuple' | 'list' | 'starred'
     target_text: str | None
     element_index: int | None  # index in the enclosing tuple/list target; null otherwise
@@ -486,6 +488,7 @@ _ASSIGN_KINDS = MappingProxyType(
         "AsyncFor": "for",
         "With": "with",
         "AsyncWith": "with",
+        "ExceptHandler": "except",
     }
 )
 _DEF_KINDS = MappingProxyType(
@@ -736,6 +739,8 @@ def _walk(source: SourceFile, tree: ast.Module) -> _Walk:
                 op = ",".join([op_names[o.__class__] for o in node.ops])
             elif kind == K_NAMED:
                 name = getattr(node, nattr)
+                if tname == "ExceptHandler" and name is not None:
+                    w.pending_assigns.append((node, idx, scope, bs, be))
             elif kind == K_COMP:
                 ccomp = True
             elif kind in _DEF_NODE_KINDS:
@@ -1059,6 +1064,25 @@ def _assignment_rows(w: _Walk, out: dict[str, RowTuples]) -> None:
             pairs = [
                 (i.optional_vars, i.context_expr) for i in node.items if i.optional_vars is not None
             ]
+        elif kind == "except":
+            rows.append(
+                (
+                    fid,
+                    idx,
+                    kind,
+                    idx,
+                    "name",
+                    node.name,
+                    None,
+                    idx_of[node.type],
+                    _VALUE_SHAPES.get(node.type.__class__, "other"),
+                    _value_text(node.type),
+                    scope,
+                    bs,
+                    be,
+                )
+            )
+            continue
         else:
             pairs = [(node.target, node.value)]
         if tname == "AnnAssign":

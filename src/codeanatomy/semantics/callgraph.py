@@ -31,18 +31,21 @@ its ``i``-th decorator).
    module-level name). A module outside the repository gives ``ext|m.x`` values.
 3. Definitions: an undecorated def/class binds its value to its name; a lambda is its
    value; a decorated one flows through its decorators, innermost first, as calls (rule 8).
-4. Flows: a variable's value to each use; an assignment's value to its name targets
-   (tuple targets element-wise from a literal tuple, else from the value's elements);
-   a default to its parameter; a returned value to ``r|fn`` (except a returned parameter:
-   rule 8 passes that argument straight through, per call site); a yielded value to the
-   generator's elements; elements of literals and comprehensions to ``e|cont``; the
-   branches of ``x if c else y``, ``a or b``, ``await x`` and walrus values to the
-   expression; module-level variables to module attributes, class-body variables to
-   class attributes.
+4. Flows: a variable's value to each use; an assignment's value to its name target, or
+   to ``t|file|idx`` for a tuple/list target (rule 9 unpacks it); a ``with`` item's
+   manager to its ``as`` name; a default to its parameter; a returned value to ``r|fn``
+   (except a returned parameter: rule 8 passes that argument straight through, per call
+   site); a yielded value to the generator's elements; elements of literals and
+   comprehensions to ``e|cont``; the branches of ``x if c else y``, ``a or b``,
+   ``await x`` and walrus values to the expression; module-level variables to module
+   attributes, class-body variables to class attributes; the default of ``getattr`` to
+   its result.
 5. Seeds: the first parameter of a method holds an instance of its class (a
    ``classmethod``'s holds the class, a ``staticmethod`` has none) when no class names
    that class as a base; otherwise the receivers come from calls; a generator function
-   returns its generator; a use resolved to a builtin holds ``ext|builtins.<name>``.
+   returns its generator; a use resolved to a builtin holds ``ext|builtins.<name>``; a
+   starred unpacking target holds a list of its own (``cont|file|idx`` of the
+   ``Starred``).
 
 **Dynamic rules** (the steps of each fixpoint iteration, reading the current state
 ``cg_pts__state``):
@@ -51,7 +54,9 @@ its ``i``-th decorator).
    linearisation over the class's ancestor edges) orders them; ``cg_lookup_<r>`` finds,
    per class and attribute, the first class in the MRO that binds it, else the first
    external base (``ext|base.attr``).
-7. Attribute loads: on a module its attribute; on a class the looked-up attribute; on an
+7. Attribute loads (``getattr(x, "name")`` is one, ``setattr(x, "name", v)`` a store,
+   and ``getattr(x, "prefix" + y)`` loads every class attribute named with that prefix):
+   on a module its attribute; on a class the looked-up attribute; on an
    instance its own attributes (from attribute stores) and the looked-up class attribute,
    functions bound to the instance (``staticmethod`` unbound, ``classmethod`` bound to
    the class); on ``super()`` the lookup after the class; on an external value the dotted
@@ -65,7 +70,13 @@ its ``i``-th decorator).
    decorator returns what it decorates (``staticmethod``, ``functools.wraps``...).
    ``map``/``filter``/``iter`` call their first argument and ``sorted``/``min``/``max``
    their ``key``. Calling an external name whose last part is capitalised returns that
-   name (an external class's instance: ``ext|textwrap.TextWrapper``).
+   name (an external class's instance: ``ext|textwrap.TextWrapper``). A raised
+   expression that is not a call (``raise C``, ``raise E from C``) is a call site that
+   only classes resolve: Python instantiates a raised class. A location that names a
+   class holds its instances where Python gives it one (``cg_instance_of``): ``except
+   T as e`` (``T`` or a tuple of classes), a parameter annotation, an annotated name
+   and a return annotation; only classes of the repository, as an external value
+   already stands for its instances.
 9. Containers: ``e|c`` holds every entry of container ``c``, ``k|c|key`` the entries of a
    constant key (display entries by index from both ends, dict entries by constant key,
    constant-subscript stores) and ``u|c`` the entries without one. A constant subscript
@@ -76,9 +87,14 @@ its ``i``-th decorator).
    container, ``values()`` and ``copy()`` hold the container itself; ``get``/``pop``
    also return their default; ``super()`` looks up in the receiver's MRO after the
    class it appears in. ``for`` targets, comprehension targets, ``yield from`` and
-   unpacking read the iterated value's elements; iterating an instance calls
-   ``__iter__`` and then the ``__next__`` of what it returns, or of the instance when
-   ``__iter__`` returns ``self`` (``protocol``).
+   read the iterated value's elements; an unpacking target's element reads the entry of
+   its constant index (from the back after a starred element) plus the unkeyed ones, a
+   nested tuple target unpacks again, a starred element collects every element, and a
+   generator gives every element to each. Iterating an instance calls ``__iter__`` and
+   then the ``__next__`` of what it returns, or of the instance when ``__iter__`` returns
+   ``self``; a ``with`` item holding an instance calls ``__enter__`` and ``__exit__``
+   (``__aenter__``/``__aexit__`` for ``async with``) and the ``as`` target also gets
+   what ``__enter__`` returns (``protocol``).
 
 **Fixpoint.** ``cg_pts`` starts as the closure (recursive ``UNION``) of the static facts.
 Each iteration runs the dynamic rules on the current state and closes the result
@@ -101,10 +117,14 @@ an attribute whose value is a definition or external name); ``EXTERNAL`` nodes f
 external name any of them reaches.
 
 Known limits: flow-insensitive and context-insensitive (except parameters returned as
-is); ``*args``/``**kwargs`` are not mapped; external code that reorders a list is not
-seen (``random.shuffle(xs); xs[0]()``); attribute stores through unknown receivers and
-dynamic features (``getattr``, ``eval``, ``setattr``) are not followed; properties are not
-treated as calls; star imports are followed one level.
+is); external code that reorders a list is not seen (``random.shuffle(xs); xs[0]()``);
+attribute stores through unknown receivers and dynamic features (``getattr``/``setattr``
+by a computed name, ``eval``, ``globals()``, ``type(name, bases, dict)``) are not
+followed; properties are not treated as calls; star imports are
+followed one level; unpacking an instance (``a, b = obj``) does not call its
+``__iter__``; a ``with`` target keeps the manager itself besides what ``__enter__``
+returns; annotations are read as written (``Optional[C]``, ``"C"`` and ``C | None`` name
+no class); unpacking a dict reads its values, not its keys.
 """
 
 from __future__ import annotations
@@ -335,13 +355,12 @@ JOIN res_bindings b ON b.file_id = a.file_id AND b.node_idx = a.target_idx
 WHERE a.target_shape = 'name' AND a.element_index IS NULL AND a.value_idx IS NOT NULL
   AND a.kind IN ('assign', 'annassign', 'namedexpr', 'with')
 UNION ALL
-SELECT {_x("e.file_id", "e.node_idx")}, {_v("b.file_id", "b.owner_scope_idx", "b.name")}
-FROM ast_assignments a
-JOIN res_bindings b ON b.file_id = a.file_id AND b.node_idx = a.target_idx
-JOIN ast_nodes e ON e.file_id = a.file_id AND e.parent_idx = a.value_idx
-    AND e.field = 'elts' AND e.child_index = a.element_index
-WHERE a.target_shape = 'name' AND a.element_index IS NOT NULL
-  AND a.value_shape IN ('tuple', 'list') AND a.kind = 'assign'
+SELECT {_x("file_id", "value_idx")}, concat('t|', file_id, '|', CAST(target_idx AS VARCHAR))
+FROM ast_assignments
+WHERE target_shape IN ('tuple', 'list') AND element_index IS NULL AND value_idx IS NOT NULL
+  AND kind IN ('assign', 'with')
+UNION ALL
+SELECT value, result FROM cg_reflective WHERE fn = 'getattr' AND value IS NOT NULL
 UNION ALL
 SELECT {_x("p.file_id", "p.default_idx")}, {_v("b.file_id", "b.owner_scope_idx", "b.name")}
 FROM ast_params p
@@ -411,7 +430,14 @@ WHERE d.decorator_count > 0
 """
 
 _SEED_STATIC = f"""
-SELECT {_v("b.file_id", "b.owner_scope_idx", "b.name")} AS loc, d.val
+SELECT {_v("b.file_id", "b.owner_scope_idx", "b.name")} AS loc,
+       concat('cont|', a.file_id, '|', CAST(a.target_idx AS VARCHAR)) AS val
+FROM ast_assignments a
+JOIN ast_nodes n ON n.file_id = a.file_id AND n.parent_idx = a.target_idx AND n.field = 'value'
+JOIN res_bindings b ON b.file_id = n.file_id AND b.node_idx = n.node_idx
+WHERE a.target_shape = 'starred'
+UNION ALL
+SELECT {_v("b.file_id", "b.owner_scope_idx", "b.name")}, d.val
 FROM cg_defs d
 JOIN res_bindings b ON b.file_id = d.file_id AND b.node_idx = d.node_idx
 WHERE d.decorator_count = 0 AND d.kind <> 'lambda'
@@ -467,6 +493,72 @@ SELECT concat('d|', k.file_id, '|', CAST(k.def_idx AS VARCHAR), '|', CAST(k.inde
        'decorator', k.text, CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), 'decorator',
        k.bstart, k.bend
 FROM ast_decorators k JOIN cg_defs d ON d.file_id = k.file_id AND d.node_idx = k.def_idx
+UNION ALL
+SELECT {_x("e.file_id", "e.node_idx")}, e.file_id, CAST(e.node_idx AS BIGINT),
+       CAST(COALESCE(n.scope_def_idx, a.scope_def_idx) AS BIGINT), {_x("e.file_id", "e.node_idx")},
+       concat('raise|', e.file_id, '|', CAST(e.node_idx AS VARCHAR)), lower(e.ast_type),
+       COALESCE(n.name, concat(a.value_text, '.', a.attr), '<attribute>'), CAST(NULL AS VARCHAR),
+       CAST(NULL AS VARCHAR), 'raise', e.bstart, e.bend
+FROM ast_nodes r
+JOIN ast_nodes e ON e.file_id = r.file_id AND e.parent_idx = r.node_idx
+    AND e.field IN ('exc', 'cause') AND e.ast_type IN ('Name', 'Attribute')
+LEFT JOIN ast_names n ON n.file_id = e.file_id AND n.node_idx = e.node_idx
+LEFT JOIN ast_attributes a ON a.file_id = e.file_id AND a.node_idx = e.node_idx
+WHERE r.ast_type = 'Raise'
+"""
+
+# ``with`` items: the context manager's location, the ``as`` variable (if a name) and one
+# row per method the statement calls on it.
+_WITH_ITEMS = f"""
+WITH exprs AS (
+    SELECT file_id, node_idx, scope_def_idx FROM ast_names
+    UNION ALL
+    SELECT file_id, node_idx, scope_def_idx FROM ast_attributes
+    UNION ALL
+    SELECT file_id, node_idx, scope_def_idx FROM ast_calls
+)
+SELECT c.file_id, CAST(c.node_idx AS BIGINT) AS site_idx,
+       CAST(x.scope_def_idx AS BIGINT) AS scope_def_idx, c.bstart, c.bend,
+       {_x("c.file_id", "c.node_idx")} AS loc,
+       CASE WHEN b.name IS NOT NULL THEN {_v("b.file_id", "b.owner_scope_idx", "b.name")} END
+           AS target,
+       m.method
+FROM ast_nodes w
+JOIN ast_nodes i ON i.file_id = w.file_id AND i.parent_idx = w.node_idx AND i.field = 'items'
+JOIN ast_nodes c ON c.file_id = i.file_id AND c.parent_idx = i.node_idx
+    AND c.field = 'context_expr'
+JOIN exprs x ON x.file_id = c.file_id AND x.node_idx = c.node_idx
+LEFT JOIN ast_nodes o ON o.file_id = i.file_id AND o.parent_idx = i.node_idx
+    AND o.field = 'optional_vars'
+LEFT JOIN res_bindings b ON b.file_id = o.file_id AND b.node_idx = o.node_idx
+JOIN (VALUES ('With', '__enter__'), ('With', '__exit__'), ('AsyncWith', '__aenter__'),
+             ('AsyncWith', '__aexit__')) AS m(statement, method) ON m.statement = w.ast_type
+"""
+
+# Locations that hold an instance of each class another location holds: ``except T as e``
+# (``T`` may be a tuple of classes) and annotations naming a class (parameters, annotated
+# names, return values). Only classes of the repository: an external value already stands
+# for its instances.
+_INSTANCE_OF = f"""
+SELECT {_x("a.file_id", "a.value_idx")} AS src, {_v("b.file_id", "b.owner_scope_idx", "b.name")}
+           AS dst
+FROM ast_assignments a
+JOIN res_bindings b ON b.file_id = a.file_id AND b.node_idx = a.target_idx
+WHERE a.kind = 'except'
+UNION ALL
+SELECT {_x("p.file_id", "p.annotation_idx")}, q.var
+FROM ast_params p
+JOIN cg_params q ON q.fn = concat('fn|', p.file_id, '|', CAST(p.def_idx AS VARCHAR))
+    AND q.index = p.index
+WHERE p.annotation_idx IS NOT NULL AND p.kind NOT IN ('vararg', 'kwarg')
+UNION ALL
+SELECT {_x("a.file_id", "a.node_idx")}, {_v("b.file_id", "b.owner_scope_idx", "b.name")}
+FROM ast_annotations a
+JOIN res_bindings b ON b.file_id = a.file_id AND b.node_idx = a.target_idx
+WHERE a.target_kind = 'assign'
+UNION ALL
+SELECT {_x("file_id", "node_idx")}, concat('r|fn|', file_id, '|', CAST(target_idx AS VARCHAR))
+FROM ast_annotations WHERE target_kind = 'return'
 """
 
 _CALL_ARGS = f"""
@@ -501,9 +593,58 @@ SELECT concat('d|', k.file_id, '|', CAST(k.def_idx AS VARCHAR), '|', CAST(k.inde
 FROM ast_decorators k JOIN ast_calls c ON c.file_id = k.file_id AND c.node_idx = k.node_idx
 """
 
+# The builtins ``getattr``/``setattr`` with a constant name are attribute loads and
+# stores; ``getattr(obj, "prefix" + x)`` loads every class attribute of the repository
+# whose name has that prefix (dispatch tables such as ``cmd.Cmd``'s ``do_*``).
+_REFLECTIVE = f"""
+WITH calls AS (
+    SELECT c.file_id, c.node_idx, u.name AS fn
+    FROM ast_calls c
+    JOIN res_use_targets u ON u.file_id = c.file_id AND u.node_idx = c.func_idx
+    WHERE u.target_idx IS NULL AND u.name IN ('getattr', 'setattr')
+),
+args AS (
+    SELECT k.file_id, k.node_idx AS call_idx, k.fn, a.position, a.node_idx
+    FROM calls k
+    JOIN ast_call_args a ON a.file_id = k.file_id AND a.call_idx = k.node_idx
+    WHERE a.position IS NOT NULL AND NOT a.is_starred
+),
+exact AS (
+    SELECT a.file_id, a.call_idx, a.fn, substr(l.value, 2, length(l.value) - 2) AS attr
+    FROM args a
+    JOIN ast_literals l ON l.file_id = a.file_id AND l.node_idx = a.node_idx
+    WHERE a.position = 1 AND l.literal_type = 'str'
+      AND regexp_like(l.value, '^''[A-Za-z_][A-Za-z0-9_]*''$')
+),
+prefixed AS (
+    SELECT a.file_id, a.call_idx, a.fn, substr(l.value, 2, length(l.value) - 2) AS prefix
+    FROM args a
+    JOIN ast_nodes b ON b.file_id = a.file_id AND b.node_idx = a.node_idx
+    JOIN ast_nodes h ON h.file_id = b.file_id AND h.parent_idx = b.node_idx AND h.field = 'left'
+    JOIN ast_literals l ON l.file_id = h.file_id AND l.node_idx = h.node_idx
+    WHERE a.position = 1 AND a.fn = 'getattr' AND b.ast_type = 'BinOp' AND b.op = 'Add'
+      AND l.literal_type = 'str' AND regexp_like(l.value, '^''[A-Za-z_][A-Za-z0-9_]*''$')
+),
+expanded AS (
+    SELECT file_id, call_idx, fn, attr FROM exact
+    UNION ALL
+    SELECT a.file_id, a.call_idx, a.fn, k.name
+    FROM prefixed a JOIN (SELECT DISTINCT name FROM cg_class_names) k
+      ON starts_with(k.name, a.prefix)
+)
+SELECT e.fn, {_x("r.file_id", "r.node_idx")} AS recv, e.attr,
+       {_x("e.file_id", "e.call_idx")} AS result,
+       {_x("v.file_id", "v.node_idx")} AS value
+FROM expanded e
+JOIN args r ON r.file_id = e.file_id AND r.call_idx = e.call_idx AND r.position = 0
+LEFT JOIN args v ON v.file_id = e.file_id AND v.call_idx = e.call_idx AND v.position = 2
+"""
+
 _ATTR_LOADS = f"""
 SELECT {_x("file_id", "node_idx")} AS dst, {_x("file_id", "value_idx")} AS recv, attr
 FROM ast_attributes WHERE ctx = 'load'
+UNION ALL
+SELECT result, recv, attr FROM cg_reflective WHERE fn = 'getattr'
 """
 
 _ATTR_STORES = f"""
@@ -512,6 +653,8 @@ FROM ast_assignments a
 JOIN ast_attributes t ON t.file_id = a.file_id AND t.node_idx = a.target_idx
 WHERE a.target_shape = 'attribute' AND a.element_index IS NULL AND a.value_idx IS NOT NULL
   AND a.kind IN ('assign', 'annassign')
+UNION ALL
+SELECT value, recv, attr FROM cg_reflective WHERE fn = 'setattr' AND value IS NOT NULL
 """
 
 # Constant subscript keys: int and str literals, and negated ints (``xs[-1]``).
@@ -612,12 +755,14 @@ _ITERATIONS = f"""
 SELECT a.file_id, CAST(a.node_idx AS BIGINT) AS site_idx,
        CAST(a.scope_def_idx AS BIGINT) AS scope_def_idx, a.bstart, a.bend,
        {_x("a.file_id", "a.value_idx")} AS iter,
-       {_v("b.file_id", "b.owner_scope_idx", "b.name")} AS target
+       CASE WHEN b.node_idx IS NULL
+            THEN concat('t|', a.file_id, '|', CAST(a.target_idx AS VARCHAR))
+            ELSE {_v("b.file_id", "b.owner_scope_idx", "b.name")} END AS target
 FROM ast_assignments a
-JOIN res_bindings b ON b.file_id = a.file_id AND b.node_idx = a.target_idx
-WHERE a.target_shape = 'name' AND a.value_idx IS NOT NULL
-  AND (a.kind = 'for' OR (a.kind = 'assign' AND a.element_index IS NOT NULL
-                          AND a.value_shape NOT IN ('tuple', 'list')))
+LEFT JOIN res_bindings b ON b.file_id = a.file_id AND b.node_idx = a.target_idx
+    AND a.target_shape = 'name'
+WHERE a.kind = 'for' AND a.element_index IS NULL AND a.value_idx IS NOT NULL
+  AND (b.node_idx IS NOT NULL OR a.target_shape IN ('tuple', 'list'))
 UNION ALL
 SELECT g.file_id, CAST(g.node_idx AS BIGINT), CAST(t.scope_def_idx AS BIGINT), i.bstart, i.bend,
        {_x("i.file_id", "i.node_idx")}, {_v("b.file_id", "b.owner_scope_idx", "b.name")}
@@ -633,6 +778,37 @@ SELECT r.file_id, CAST(r.node_idx AS BIGINT), CAST(r.def_idx AS BIGINT), r.bstar
        concat('e|gen|', r.file_id, '|', CAST(r.def_idx AS VARCHAR))
 FROM ast_returns r
 WHERE r.kind = 'yield_from' AND r.value_idx IS NOT NULL AND r.def_idx IS NOT NULL
+"""
+
+# Unpacking targets: each element of a tuple/list target (``t|file|idx`` holds what the
+# target receives) reads its constant key, counted from the back after a starred element;
+# a nested tuple is a target of its own, a starred one collects every element into a list.
+_UNPACKING = f"""
+WITH shape AS (
+    SELECT file_id, parent_idx, COUNT(*) AS n,
+           MIN(CASE WHEN ast_type = 'Starred' THEN child_index END) AS star
+    FROM ast_nodes WHERE field = 'elts' GROUP BY file_id, parent_idx
+),
+elements AS (
+    SELECT a.file_id, a.target_idx, a.target_shape, a.element_index AS i, e.parent_idx, g.n,
+           g.star
+    FROM ast_assignments a
+    JOIN ast_nodes e ON e.file_id = a.file_id AND e.node_idx = a.target_idx
+    JOIN shape g ON g.file_id = e.file_id AND g.parent_idx = e.parent_idx
+    WHERE a.element_index IS NOT NULL AND a.kind IN ('assign', 'for', 'with')
+)
+SELECT concat('t|', l.file_id, '|', CAST(l.parent_idx AS VARCHAR)) AS src,
+       CASE WHEN l.target_shape = 'name' THEN {_v("b.file_id", "b.owner_scope_idx", "b.name")}
+            WHEN l.target_shape = 'starred'
+                THEN concat('e|cont|', l.file_id, '|', CAST(l.target_idx AS VARCHAR))
+            ELSE concat('t|', l.file_id, '|', CAST(l.target_idx AS VARCHAR)) END AS dst,
+       CASE WHEN l.target_shape = 'starred' THEN CAST(NULL AS VARCHAR)
+            WHEN l.star IS NULL OR l.i < l.star THEN CAST(l.i AS VARCHAR)
+            ELSE CAST(l.i - l.n AS VARCHAR) END AS key
+FROM elements l
+LEFT JOIN res_bindings b ON b.file_id = l.file_id AND b.node_idx = l.target_idx
+    AND l.target_shape = 'name'
+WHERE b.node_idx IS NOT NULL OR l.target_shape IN ('tuple', 'list', 'starred')
 """
 
 _CLASS_BASES = f"""
@@ -779,6 +955,7 @@ def _targets(n: _Names) -> str:
 WITH cv AS (
     SELECT c.call_key, c.site_kind, c.callee_shape, p.val, {_kind("p.val")} AS vk
     FROM cg_call_sites c JOIN {n.pts} p ON p.loc = c.callee
+    WHERE c.site_kind <> 'raise' OR {_kind("p.val")} = 'cls'
 ),
 classes AS (
     SELECT cv.call_key, cv.val, COALESCE(l.holder, e.base) AS holder
@@ -891,6 +1068,11 @@ self_vals AS (
 ),
 iter_vals AS (
     SELECT i.*, p.val, {_kind("p.val")} AS vk FROM cg_iterations i JOIN {n.pts} p ON p.loc = i.iter
+),
+destructured AS (
+    SELECT u.dst, u.key, p.val, {_kind("p.val")} AS vk
+    FROM cg_unpacking u JOIN {n.pts} p ON p.loc = u.src
+    WHERE {_kind("p.val")} IN ('cont', 'gen')
 ),
 packed AS (
     SELECT g.loc, q.pack, g.position + t.shift - q.index AS slot,
@@ -1069,7 +1251,23 @@ WHERE {_kind("p.val")} = 'cont'
 UNION ALL
 SELECT concat('e|', val), target, NULL FROM iter_vals WHERE vk IN ('cont', 'gen')
 UNION ALL
-SELECT concat('r|', fn), target, NULL FROM {n.protocol} WHERE method = '__next__'
+SELECT concat(w.part, d.val, w.suffix, d.key), d.dst, NULL
+FROM destructured d CROSS JOIN (VALUES ('k|', '|'), ('u|', '')) AS w(part, suffix)
+WHERE d.vk = 'cont' AND d.key IS NOT NULL
+UNION ALL
+SELECT concat('e|', val), dst, NULL FROM destructured WHERE vk = 'gen' OR key IS NULL
+UNION ALL
+SELECT concat('r|', fn), target, NULL FROM {n.protocol}
+WHERE method IN ('__next__', '__enter__', '__aenter__') AND target IS NOT NULL
+UNION ALL
+SELECT NULL, i.dst, concat('inst', substr(p.val, 4))
+FROM cg_instance_of i JOIN {n.pts} p ON p.loc = i.src
+WHERE {_kind("p.val")} = 'cls'
+UNION ALL
+SELECT NULL, i.dst, concat('inst', substr(q.val, 4))
+FROM cg_instance_of i
+JOIN {n.pts} p ON p.loc = i.src AND {_kind("p.val")} = 'cont'
+JOIN {n.pts} q ON q.loc = concat('e|', p.val) AND {_kind("q.val")} = 'cls'
 UNION ALL
 SELECT NULL, c.result, p.val
 FROM t
@@ -1104,7 +1302,8 @@ WHERE t.how = 'external' AND regexp_like(regexp_replace(t.target, '^.*[.|]', '')
 
 
 def _protocol(n: _Names) -> str:
-    """Iterating an instance: ``__iter__`` of its class, then ``__next__`` of the result."""
+    """Implicit calls on instances: iterating one calls ``__iter__`` of its class, then
+    ``__next__`` of the result; a ``with`` item calls ``__enter__`` and ``__exit__``."""
     return f"""
 WITH inst AS (
     SELECT i.file_id, i.site_idx, i.scope_def_idx, i.bstart, i.bend, i.target, p.val
@@ -1128,12 +1327,23 @@ nexts AS (
     FROM iterators i
     JOIN {n.lookup} l ON l.cls = concat('cls', substr(i.it, 5)) AND l.attr = '__next__'
     JOIN {n.pts} f ON f.loc = concat('a|', l.holder, '|__next__') AND {_kind("f.val")} = 'fn'
+),
+managed AS (
+    SELECT w.file_id, w.site_idx, w.scope_def_idx, w.bstart, w.bend, w.target, f.val AS fn,
+           w.method
+    FROM cg_with_items w
+    JOIN {n.pts} p ON p.loc = w.loc AND {_kind("p.val")} = 'inst'
+    JOIN {n.lookup} l ON l.cls = concat('cls', substr(p.val, 5)) AND l.attr = w.method
+    JOIN {n.pts} f ON f.loc = concat('a|', l.holder, '|', w.method) AND {_kind("f.val")} = 'fn'
 )
 SELECT DISTINCT file_id, site_idx, scope_def_idx, bstart, bend, target, fn, '__iter__' AS method
 FROM iters
 UNION
 SELECT DISTINCT file_id, site_idx, scope_def_idx, bstart, bend, target, fn, '__next__'
 FROM nexts
+UNION
+SELECT DISTINCT file_id, site_idx, scope_def_idx, bstart, bend, target, fn, method
+FROM managed
 """
 
 
@@ -1242,6 +1452,7 @@ SELECT c.call_key, c.file_id, c.site_idx, c.scope_def_idx, c.bstart, c.bend, c.c
 FROM cg_call_sites c
 LEFT JOIN (SELECT DISTINCT call_key, target, how FROM cg_targets) t
   ON t.call_key = c.call_key
+WHERE c.site_kind <> 'raise' OR t.target IS NOT NULL
 UNION ALL
 SELECT concat('it|', file_id, '|', CAST(site_idx AS VARCHAR)), file_id, site_idx,
        scope_def_idx, bstart, bend, method, 'protocol', 'protocol', fn, 'protocol'
@@ -1446,13 +1657,17 @@ def _rules() -> tuple[SqlRuleSpec, ...]:
         SqlRuleSpec("cg_call_args", _CALL_ARGS, "view", "arguments of call sites"),
         SqlRuleSpec("cg_unpacked_args", _UNPACKED_ARGS, "view", "*x and **x arguments"),
         SqlRuleSpec("cg_decorator_factories", _DECORATOR_FACTORIES, "view", "@factory(...)"),
+        SqlRuleSpec("cg_reflective", _REFLECTIVE, "view", "getattr/setattr by constant name"),
         SqlRuleSpec("cg_attr_loads", _ATTR_LOADS, "view", "attribute loads"),
         SqlRuleSpec("cg_attr_stores", _ATTR_STORES, "view", "attribute stores"),
         SqlRuleSpec("cg_const_keys", _CONST_KEYS, "view", "constant subscript keys"),
         SqlRuleSpec("cg_keyed_entries", _KEYED_ENTRIES, "view", "display entries by key"),
         SqlRuleSpec("cg_element_access", _ELEMENT_ACCESS, "view", "container element access"),
         SqlRuleSpec("cg_reorders", _REORDERS, "view", "receivers whose entries may move"),
-        SqlRuleSpec("cg_iterations", _ITERATIONS, "view", "iterations and unpacking"),
+        SqlRuleSpec("cg_iterations", _ITERATIONS, "view", "iterations"),
+        SqlRuleSpec("cg_unpacking", _UNPACKING, "view", "elements of unpacking targets"),
+        SqlRuleSpec("cg_with_items", _WITH_ITEMS, "view", "with items and the methods they call"),
+        SqlRuleSpec("cg_instance_of", _INSTANCE_OF, "view", "locations holding instances"),
         SqlRuleSpec("cg_class_bases", _CLASS_BASES, "view", "base expressions of classes"),
         SqlRuleSpec("cg_class_names", _CLASS_NAMES, "view", "names bound in class bodies"),
         SqlRuleSpec("cg_callbacks", _CALLBACKS, "view", "builtins that call an argument"),

@@ -20,8 +20,9 @@ what a name means in its scope, the ``ast`` tables say where the occurrences are
    holds it, whose nearest non-comprehension ancestor is the name's definition scope,
    and whose first iterable does not hold it. ``res_bind_sites``: binding occurrences —
    store names, parameters, import aliases (``asname``, else the first component of
-   ``import a.b.c``; star imports skipped) and class/def names (in the parent
-   definition's scope).
+   ``import a.b.c``; star imports skipped), class/def names (in the parent
+   definition's scope) and ``except ... as name`` (the handler node: the name has no
+   node of its own).
 5. ``res_symbol_owner``: per symbol, the scope that owns its binding, from its flags:
    free/nonlocal → the nearest enclosing *function* scope where the name is local (class
    scopes are skipped, as Python does) — ``enclosing_scope``; declared or implicit
@@ -54,8 +55,8 @@ Filters on constants are kept away from ``UNION ALL`` branches: pushed into a py
 dataset scan, a predicate that folds to a literal fails in DataFusion's conversion.
 
 Known limits: resolution is flow-insensitive (every binding site of the scope, not the
-reaching ones); ``except ... as e``, ``match`` capture patterns and ``del`` do not bind
-(they are not ``Name`` stores), so their uses stay unresolved; names bound only by a
+reaching ones); ``match`` capture patterns and ``del`` do not bind (they are not
+``Name`` stores), so their uses stay unresolved; names bound only by a
 star import are unresolved; augmented assignment targets count as bindings, not uses; a
 generator expression written bare inside f-string braces has a narrowed ast span, so its
 first iterable is not recognised; class-body names read before their assignment are
@@ -204,6 +205,10 @@ FROM (
     SELECT file_id, CAST(node_idx AS BIGINT), name, COALESCE(name_bstart, bstart),
            COALESCE(name_bend, bend), COALESCE(CAST(parent_def_idx AS BIGINT), 0)
     FROM ast_defs WHERE kind <> 'lambda'
+    UNION ALL
+    SELECT file_id, CAST(node_idx AS BIGINT), target_text, bstart, bend,
+           COALESCE(CAST(scope_def_idx AS BIGINT), 0)
+    FROM ast_assignments WHERE kind = 'except'
 ) x
 JOIN res_def_scope d ON d.file_id = x.file_id AND d.def_idx = x.def_idx
 """
