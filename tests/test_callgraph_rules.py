@@ -93,6 +93,8 @@ FILES = {
             main()
         """,
     "app/protocols.py": """
+        from typing import Optional
+
         from . import models
 
 
@@ -140,6 +142,10 @@ FILES = {
 
         def use_opener():
             return opener(None).fetch()
+
+
+        def optional(cur: Optional[Cursor], other: Cursor | None, quoted: "Cursor"):
+            return cur.fetch(), other.fetch(), quoted.fetch()
 
 
         def annotated():
@@ -277,6 +283,7 @@ def test_protocols_annotations_and_unpacking(graph: dict[str, Any]) -> None:
     assert calls[p + "typed"] == {"app.models.Base.greet"}  # parameter annotation
     assert calls[p + "use_opener"] == {p + "opener", p + "Cursor.fetch"}  # return annotation
     assert calls[p + "annotated"] == {"builtins.object", p + "Cursor.fetch"}
+    assert calls[p + "optional"] == {p + "Cursor.fetch"}
     assert calls[p + "returned_pair"] == {p + "pair", p + "second"}
     assert calls[p + "nested"] == {p + "first"}
     assert calls[p + "starred"] == {p + "second", p + "third"}
@@ -328,6 +335,7 @@ def test_inherits_from_with_index(graph: dict[str, Any]) -> None:
         ("app.models.Child", "app.models.Mixin", 0),
         ("app.models.Child", "app.models.Base", 1),
         ("main.Err", "builtins.ValueError", 0),
+        ("app.protocols.Failure", "builtins.Exception", 0),
     }
 
 

@@ -74,9 +74,10 @@ its ``i``-th decorator).
    expression that is not a call (``raise C``, ``raise E from C``) is a call site that
    only classes resolve: Python instantiates a raised class. A location that names a
    class holds its instances where Python gives it one (``cg_instance_of``): ``except
-   T as e`` (``T`` or a tuple of classes), a parameter annotation, an annotated name
-   and a return annotation; only classes of the repository, as an external value
-   already stands for its instances.
+   T as e``, a parameter annotation, an annotated name and a return annotation, with
+   ``A | B``, ``Optional[A]``, ``Union[A, B]``, tuples and one-identifier strings
+   taken apart; only classes of the repository, as an external value already stands
+   for its instances.
 9. Containers: ``e|c`` holds every entry of container ``c``, ``k|c|key`` the entries of a
    constant key (display entries by index from both ends, dict entries by constant key,
    constant-subscript stores) and ``u|c`` the entries without one. A constant subscript
@@ -123,8 +124,8 @@ by a computed name, ``eval``, ``globals()``, ``type(name, bases, dict)``) are no
 followed; properties are not treated as calls; star imports are
 followed one level; unpacking an instance (``a, b = obj``) does not call its
 ``__iter__``; a ``with`` target keeps the manager itself besides what ``__enter__``
-returns; annotations are read as written (``Optional[C]``, ``"C"`` and ``C | None`` name
-no class); unpacking a dict reads its values, not its keys.
+returns; other annotation forms (``list[C]``, ``"mod.C"``, ``Self``) name no class;
+unpacking a dict reads its values, not its keys.
 """
 
 from __future__ import annotations
@@ -536,29 +537,55 @@ JOIN (VALUES ('With', '__enter__'), ('With', '__exit__'), ('AsyncWith', '__aente
 """
 
 # Locations that hold an instance of each class another location holds: ``except T as e``
-# (``T`` may be a tuple of classes) and annotations naming a class (parameters, annotated
-# names, return values). Only classes of the repository: an external value already stands
-# for its instances.
+# and annotations naming a class (parameters, annotated names, return values). The type
+# expression is taken apart where Python's typing means "one of": ``A | B``,
+# ``Optional[A]``, ``Union[A, B]``, a tuple of exception classes; a string annotation that
+# is one identifier names the module-level variable. Only classes of the repository: an
+# external value already stands for its instances.
 _INSTANCE_OF = f"""
-SELECT {_x("a.file_id", "a.value_idx")} AS src, {_v("b.file_id", "b.owner_scope_idx", "b.name")}
-           AS dst
-FROM ast_assignments a
-JOIN res_bindings b ON b.file_id = a.file_id AND b.node_idx = a.target_idx
-WHERE a.kind = 'except'
+WITH RECURSIVE roots AS (
+    SELECT a.file_id, CAST(a.value_idx AS BIGINT) AS node_idx,
+           {_v("b.file_id", "b.owner_scope_idx", "b.name")} AS dst
+    FROM ast_assignments a
+    JOIN res_bindings b ON b.file_id = a.file_id AND b.node_idx = a.target_idx
+    WHERE a.kind = 'except'
+    UNION ALL
+    SELECT p.file_id, CAST(p.annotation_idx AS BIGINT), q.var
+    FROM ast_params p
+    JOIN cg_params q ON q.fn = concat('fn|', p.file_id, '|', CAST(p.def_idx AS VARCHAR))
+        AND q.index = p.index
+    WHERE p.annotation_idx IS NOT NULL AND p.kind NOT IN ('vararg', 'kwarg')
+    UNION ALL
+    SELECT a.file_id, CAST(a.node_idx AS BIGINT),
+           {_v("b.file_id", "b.owner_scope_idx", "b.name")}
+    FROM ast_annotations a
+    JOIN res_bindings b ON b.file_id = a.file_id AND b.node_idx = a.target_idx
+    WHERE a.target_kind = 'assign'
+    UNION ALL
+    SELECT file_id, CAST(node_idx AS BIGINT),
+           concat('r|fn|', file_id, '|', CAST(target_idx AS VARCHAR))
+    FROM ast_annotations WHERE target_kind = 'return'
+),
+parts(file_id, node_idx, dst) AS (
+    SELECT file_id, node_idx, dst FROM roots
+    UNION ALL
+    SELECT c.file_id, CAST(c.node_idx AS BIGINT), p.dst
+    FROM parts p
+    JOIN ast_nodes n ON n.file_id = p.file_id AND n.node_idx = p.node_idx
+    JOIN ast_nodes c ON c.file_id = n.file_id AND c.parent_idx = n.node_idx
+    LEFT JOIN ast_nodes t ON t.file_id = n.file_id AND t.parent_idx = n.node_idx
+        AND t.field = 'value' AND t.name IN ('Optional', 'Union')
+    WHERE (n.ast_type = 'BinOp' AND n.op = 'BitOr' AND c.field IN ('left', 'right'))
+       OR (n.ast_type = 'Tuple' AND c.field = 'elts')
+       OR (n.ast_type = 'Subscript' AND c.field = 'slice' AND t.node_idx IS NOT NULL)
+)
+SELECT {_x("file_id", "node_idx")} AS src, dst FROM parts
 UNION ALL
-SELECT {_x("p.file_id", "p.annotation_idx")}, q.var
-FROM ast_params p
-JOIN cg_params q ON q.fn = concat('fn|', p.file_id, '|', CAST(p.def_idx AS VARCHAR))
-    AND q.index = p.index
-WHERE p.annotation_idx IS NOT NULL AND p.kind NOT IN ('vararg', 'kwarg')
-UNION ALL
-SELECT {_x("a.file_id", "a.node_idx")}, {_v("b.file_id", "b.owner_scope_idx", "b.name")}
-FROM ast_annotations a
-JOIN res_bindings b ON b.file_id = a.file_id AND b.node_idx = a.target_idx
-WHERE a.target_kind = 'assign'
-UNION ALL
-SELECT {_x("file_id", "node_idx")}, concat('r|fn|', file_id, '|', CAST(target_idx AS VARCHAR))
-FROM ast_annotations WHERE target_kind = 'return'
+SELECT {_v("p.file_id", "s.scope_idx", "substr(l.value, 2, length(l.value) - 2)")}, p.dst
+FROM parts p
+JOIN ast_literals l ON l.file_id = p.file_id AND l.node_idx = p.node_idx
+JOIN res_module_scope s ON s.file_id = p.file_id
+WHERE l.literal_type = 'str' AND regexp_like(l.value, '^''[A-Za-z_][A-Za-z0-9_]*''$')
 """
 
 _CALL_ARGS = f"""
@@ -1263,11 +1290,6 @@ UNION ALL
 SELECT NULL, i.dst, concat('inst', substr(p.val, 4))
 FROM cg_instance_of i JOIN {n.pts} p ON p.loc = i.src
 WHERE {_kind("p.val")} = 'cls'
-UNION ALL
-SELECT NULL, i.dst, concat('inst', substr(q.val, 4))
-FROM cg_instance_of i
-JOIN {n.pts} p ON p.loc = i.src AND {_kind("p.val")} = 'cont'
-JOIN {n.pts} q ON q.loc = concat('e|', p.val) AND {_kind("q.val")} = 'cls'
 UNION ALL
 SELECT NULL, c.result, p.val
 FROM t
