@@ -5,8 +5,11 @@ stage (evidence and graph), the CPG row counts and the peak RSS of the whole pro
 tree. Targets: ≤ 10x the floor, ≤ 2 GiB. ``--views`` adds, from a second graph run over
 the same evidence, the seconds each view took to build and materialise, so what
 dominates the graph stages is measured rather than guessed, and the share of the
-cross-file resolution rules (``semantics/callgraph.py``): the build without them is the
-wall time less their views' seconds (target: with them ≤ 1.5x without).
+cross-file resolution rules (``semantics/callgraph.py``). Both sides of that ratio come
+from the second run, whose views are timed: with them = the first run's evidence seconds
+plus the second graph run; without = that less their views' seconds (target: with them
+≤ 1.5x without). (The second run in the same process runs slower than the first, so
+mixing the first run's wall with the second run's view seconds understated "without".)
 
     python -m uv run python -m bench.build [--jobs N] [--layers default] [--views]
 """
@@ -57,7 +60,7 @@ def main() -> None:
             f"on {os.cpu_count()} cores (other processes inflate every figure)"
         )
         if args.views:
-            _per_view(Path(tmp), wall)
+            _per_view(Path(tmp), sum(result.evidence.seconds_by_stage.values()))
 
 
 def _report(
@@ -104,7 +107,7 @@ def _report(
     )
 
 
-def _per_view(out: Path, wall: float) -> None:
+def _per_view(out: Path, evidence_s: float) -> None:
     """Prepare and execute the graph again over the built evidence, timing every view."""
     from codeanatomy.execute.runner import execute
 
@@ -130,10 +133,12 @@ def _per_view(out: Path, wall: float) -> None:
         print(f"  {view.view:<40} {view.materialization:<13} {view.seconds:7.2f}s{rows}")
     rules = {rule.name for rule in CALLGRAPH_RULES}
     resolution = sum(v.seconds for v in report.views if v.view in rules)
-    ratio = wall / max(wall - resolution, 1e-9)
+    whole = evidence_s + prepared + executed
+    ratio = whole / max(whole - resolution, 1e-9)
     print(
-        f"cross-file resolution views: {resolution:.2f}s; build without them ~"
-        f"{wall - resolution:.2f}s, with them {ratio:.2f}x (target <= "
+        f"cross-file resolution views: {resolution:.2f}s; build with them {whole:.2f}s "
+        f"(evidence {evidence_s:.2f}s + second graph run), without them ~"
+        f"{whole - resolution:.2f}s: {ratio:.2f}x (target <= "
         f"{TARGET_RESOLUTION_RATIO}x: {'met' if ratio <= TARGET_RESOLUTION_RATIO else 'NOT met'})"
     )
 

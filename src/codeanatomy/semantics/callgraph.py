@@ -87,7 +87,7 @@ its ``i``-th decorator).
    ``del c[i]``...) copies ``e|c`` into ``u|c``. Slices, ``list``/``sorted``/... of a
    container, ``values()`` and ``copy()`` hold the container itself; ``get``/``pop``
    also return their default; ``super()`` looks up in the receiver's MRO after the
-   class it appears in. ``for`` targets, comprehension targets, ``yield from`` and
+   class it appears in. ``for`` targets, comprehension targets and ``yield from``
    read the iterated value's elements; an unpacking target's element reads the entry of
    its constant index (from the back after a starred element) plus the unkeyed ones, a
    nested tuple target unpacks again, a starred element collects every element, and a
@@ -534,6 +534,21 @@ LEFT JOIN ast_nodes o ON o.file_id = i.file_id AND o.parent_idx = i.node_idx
 LEFT JOIN res_bindings b ON b.file_id = o.file_id AND b.node_idx = o.node_idx
 JOIN (VALUES ('With', '__enter__'), ('With', '__exit__'), ('AsyncWith', '__aenter__'),
              ('AsyncWith', '__aexit__')) AS m(statement, method) ON m.statement = w.ast_type
+WHERE w.ast_type IN ('With', 'AsyncWith')
+"""
+
+# The parts of a type expression that each name a possible type: the operands of
+# ``A | B``, the elements of a tuple, the subscript of ``Optional[...]``/``Union[...]``.
+# A view of its own: the recursive query in ``_INSTANCE_OF`` reads it at every step.
+_TYPE_ALTERNATIVES = """
+SELECT n.file_id, CAST(n.node_idx AS BIGINT) AS parent_idx, CAST(c.node_idx AS BIGINT) AS node_idx
+FROM ast_nodes n
+JOIN ast_nodes c ON c.file_id = n.file_id AND c.parent_idx = n.node_idx
+LEFT JOIN ast_nodes t ON t.file_id = n.file_id AND t.parent_idx = n.node_idx
+    AND t.field = 'value' AND t.name IN ('Optional', 'Union')
+WHERE (n.ast_type = 'BinOp' AND n.op = 'BitOr' AND c.field IN ('left', 'right'))
+   OR (n.ast_type = 'Tuple' AND c.field = 'elts')
+   OR (n.ast_type = 'Subscript' AND c.field = 'slice' AND t.node_idx IS NOT NULL)
 """
 
 # Locations that hold an instance of each class another location holds: ``except T as e``
@@ -569,15 +584,9 @@ WITH RECURSIVE roots AS (
 parts(file_id, node_idx, dst) AS (
     SELECT file_id, node_idx, dst FROM roots
     UNION ALL
-    SELECT c.file_id, CAST(c.node_idx AS BIGINT), p.dst
+    SELECT c.file_id, c.node_idx, p.dst
     FROM parts p
-    JOIN ast_nodes n ON n.file_id = p.file_id AND n.node_idx = p.node_idx
-    JOIN ast_nodes c ON c.file_id = n.file_id AND c.parent_idx = n.node_idx
-    LEFT JOIN ast_nodes t ON t.file_id = n.file_id AND t.parent_idx = n.node_idx
-        AND t.field = 'value' AND t.name IN ('Optional', 'Union')
-    WHERE (n.ast_type = 'BinOp' AND n.op = 'BitOr' AND c.field IN ('left', 'right'))
-       OR (n.ast_type = 'Tuple' AND c.field = 'elts')
-       OR (n.ast_type = 'Subscript' AND c.field = 'slice' AND t.node_idx IS NOT NULL)
+    JOIN cg_type_alternatives c ON c.file_id = p.file_id AND c.parent_idx = p.node_idx
 )
 SELECT {_x("file_id", "node_idx")} AS src, dst FROM parts
 UNION ALL
@@ -1689,6 +1698,7 @@ def _rules() -> tuple[SqlRuleSpec, ...]:
         SqlRuleSpec("cg_iterations", _ITERATIONS, "view", "iterations"),
         SqlRuleSpec("cg_unpacking", _UNPACKING, "view", "elements of unpacking targets"),
         SqlRuleSpec("cg_with_items", _WITH_ITEMS, "view", "with items and the methods they call"),
+        SqlRuleSpec("cg_type_alternatives", _TYPE_ALTERNATIVES, "view", "parts of A | B..."),
         SqlRuleSpec("cg_instance_of", _INSTANCE_OF, "view", "locations holding instances"),
         SqlRuleSpec("cg_class_bases", _CLASS_BASES, "view", "base expressions of classes"),
         SqlRuleSpec("cg_class_names", _CLASS_NAMES, "view", "names bound in class bodies"),
