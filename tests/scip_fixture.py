@@ -35,6 +35,10 @@ from pkg.mod import café, Ärger
 
 print(café(2), os.sep)
 Ärger().m(1)
+try:
+    café(3)
+except (ValueError, KeyError) as err:
+    print(err)
 """
 
 FILES: dict[str, bytes] = {

@@ -117,6 +117,14 @@ def test_scip_symbols_and_occurrence_edges_in_the_graph(scip_build):
     assert len({e["edge_id"] for e in edges}) == len(edges)
     kinds = {nodes[e["src_node_id"]]["node_kind"] for e in scip_edges}
     assert {"NAME", "ATTRIBUTE", "FUNCTION", "CLASS", "PARAMETER", "IMPORT", "MODULE"} <= kinds
+    # `except ... as err` binds at the handler (the name has no node of its own)
+    main_py = fx.MAIN.encode()
+    handlers = {
+        main_py[nodes[e["src_node_id"]]["bstart"] : nodes[e["src_node_id"]]["bend"]]
+        for e in scip_edges
+        if e["edge_kind"] == "SCIP_OCCURRENCE" and nodes[e["src_node_id"]]["node_kind"] == "SYNTAX"
+    }
+    assert handlers == {b"except (ValueError, KeyError) as err:\n    print(err)"}
     assert result.graph.nodes_by_kind["SCIP_SYMBOL"] == len(symbols)
 
 
@@ -164,6 +172,7 @@ def test_ref_targets_view_points_at_definitions(scip_build):
         "ast_params",
         "ast_imports",
         "ast_nodes",
+        "ast_assignments",
     ):
         ctx.register_dataset(name, DeltaTable(str(out / "evidence" / name)).to_pyarrow_dataset())
     for rule in scip_rules((*RULES, *CALLGRAPH_RULES)):

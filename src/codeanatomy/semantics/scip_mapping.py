@@ -8,8 +8,10 @@ both, so every link is an exact-span equi-join):
    identifier), an ``ATTRIBUTE`` (its attribute name, or the whole ``a.b`` expression,
    which is how scip-python marks a module reached through a package), a
    ``FUNCTION``/``CLASS`` (its name), a ``PARAMETER`` and an ``IMPORT`` alias (by start:
-   their spans run on past the name), the ``MODULE`` (the empty definition range at the
-   file's start). Occurrences elsewhere (e.g. the ``pkg`` of ``from pkg import x``) have
+   their spans run on past the name), the ``except ... as name`` handler (a SYNTAX
+   node: the definition between the type and the body; the name has no node of its own,
+   and our bindings use the handler too), the ``MODULE`` (the empty definition range at
+   the file's start). Occurrences elsewhere (e.g. the ``pkg`` of ``from pkg import x``) have
    no node and are only counted.
 2. SCIP_SYMBOL nodes (``scip_symbol_nodes``): one per symbol; a ``local`` symbol only
    means something inside its document, so its id includes the file
@@ -106,6 +108,14 @@ SELECT {_OCC_COLUMNS}, CAST(i.node_idx AS BIGINT), 'IMPORT'
 FROM scip_occurrences o
 JOIN ast_imports i ON i.file_id = o.file_id AND i.bstart = o.bstart
 WHERE o.bend <= i.bend AND NOT i.is_star
+UNION ALL
+SELECT {_OCC_COLUMNS}, CAST(h.node_idx AS BIGINT), 'SYNTAX'
+FROM scip_occurrences o
+JOIN ast_assignments h ON h.file_id = o.file_id
+JOIN ast_nodes t ON t.file_id = h.file_id AND t.node_idx = h.value_idx
+JOIN ast_nodes b ON b.file_id = h.file_id AND b.parent_idx = h.node_idx
+    AND b.field = 'body' AND b.child_index = 0
+WHERE h.kind = 'except' AND o.is_definition AND o.bstart >= t.bend AND o.bend <= b.bstart
 UNION ALL
 SELECT {_OCC_COLUMNS}, CAST(m.node_idx AS BIGINT), 'MODULE'
 FROM scip_occurrences o
