@@ -188,6 +188,13 @@ FILES = {
             return [f() for f in rest]
 
 
+        def appended():
+            xs = []
+            xs.append(third)
+            (a,) = xs
+            return a()
+
+
         def loop_pairs():
             for name, fn in [("a", first), ("b", second)]:
                 fn()
@@ -288,13 +295,19 @@ def test_protocols_annotations_and_unpacking(graph: dict[str, Any]) -> None:
     assert calls[p + "nested"] == {p + "first"}
     assert calls[p + "starred"] == {p + "second", p + "third"}
     assert calls[p + "loop_pairs"] == {p + "first", p + "second"}
+    assert calls[p + "appended"] == {p + "third", "xs.append"}  # an entry without a key
     nodes = graph["nodes"]
     methods = {
-        (_name(nodes[e["dst_node_id"]]), e["resolution_method"])
+        (_name(nodes[e["dst_node_id"]]), e["resolution_method"], e["confidence"])
         for e in graph["edges"]
         if e["edge_kind"] == "CALLS" and e["path"] == "app/protocols.py"
     }
-    assert {(p + "Session.__exit__", "protocol"), (p + "Failure", "constructor")} <= methods
+    # each implicit call is certain on its own: __enter__ and __exit__ do not share a site
+    assert {
+        (p + "Session.__enter__", "protocol", 1.0),
+        (p + "Session.__exit__", "protocol", 1.0),
+        (p + "Failure", "constructor", 1.0),
+    } <= methods
 
 
 def test_unresolved_calls_are_explicit(graph: dict[str, Any]) -> None:

@@ -110,8 +110,10 @@ relation feeds one last evaluation of the lookup and call rules (``cg_targets``,
 
 **Outputs.** ``CALLS`` (one edge per target of a call site; ``caller`` prop = the
 enclosing FUNCTION or MODULE node, comprehensions transparent, class bodies counting for
-their enclosing function/module; ``confidence`` = 1/targets; a call with no target gets an
-edge to an ``UNRESOLVED`` node named by the callee text, confidence 0); ``IMPORTS``
+their enclosing function/module; ``confidence`` = 1/targets, an implicit call counting
+per method, so ``__enter__`` and ``__exit__`` of one ``with`` are each certain; a call
+with no target gets an edge to an ``UNRESOLVED`` node named by the callee text,
+confidence 0); ``IMPORTS``
 (import alias → module, definition or EXTERNAL); ``INHERITS_FROM`` (class → base, prop
 ``index``); cross-file ``REFERS_TO`` (a name whose value is a definition of another file,
 an attribute whose value is a definition or external name); ``EXTERNAL`` nodes for every
@@ -1287,9 +1289,10 @@ WHERE {_kind("p.val")} = 'cont'
 UNION ALL
 SELECT concat('e|', val), target, NULL FROM iter_vals WHERE vk IN ('cont', 'gen')
 UNION ALL
-SELECT concat(w.part, d.val, w.suffix, d.key), d.dst, NULL
-FROM destructured d CROSS JOIN (VALUES ('k|', '|'), ('u|', '')) AS w(part, suffix)
-WHERE d.vk = 'cont' AND d.key IS NOT NULL
+SELECT concat('k|', val, '|', key), dst, NULL
+FROM destructured WHERE vk = 'cont' AND key IS NOT NULL
+UNION ALL
+SELECT concat('u|', val), dst, NULL FROM destructured WHERE vk = 'cont' AND key IS NOT NULL
 UNION ALL
 SELECT concat('e|', val), dst, NULL FROM destructured WHERE vk = 'gen' OR key IS NULL
 UNION ALL
@@ -1485,7 +1488,7 @@ LEFT JOIN (SELECT DISTINCT call_key, target, how FROM cg_targets) t
   ON t.call_key = c.call_key
 WHERE c.site_kind <> 'raise' OR t.target IS NOT NULL
 UNION ALL
-SELECT concat('it|', file_id, '|', CAST(site_idx AS VARCHAR)), file_id, site_idx,
+SELECT concat('it|', file_id, '|', CAST(site_idx AS VARCHAR), '|', method), file_id, site_idx,
        scope_def_idx, bstart, bend, method, 'protocol', 'protocol', fn, 'protocol'
 FROM cg_protocol
 """
