@@ -8,8 +8,9 @@ dominates the graph stages is measured rather than guessed, and the share of the
 cross-file resolution rules (``semantics/callgraph.py``). Both sides of that ratio come
 from the second run, whose views are timed: with them = the first run's evidence seconds
 plus the second graph run; without = that less their views' seconds (target: with them
-≤ 1.5x without). (The second run in the same process runs slower than the first, so
-mixing the first run's wall with the second run's view seconds understated "without".)
+≤ 1.5x without). (The second run in the same process can run slower than the first —
+103 s against 86 s of execution once — so mixing the first run's wall with the second
+run's view seconds understated "without".)
 
     python -m uv run python -m bench.build [--jobs N] [--layers default] [--views]
 """

@@ -144,8 +144,16 @@ FILES = {
             return opener(None).fetch()
 
 
-        def optional(cur: Optional[Cursor], other: Cursor | None, quoted: "Cursor"):
-            return cur.fetch(), other.fetch(), quoted.fetch()
+        def optional(cur: Optional[Cursor]):
+            return cur.fetch()
+
+
+        def union_pipe(cur: Cursor | None):
+            return cur.fetch()
+
+
+        def quoted(cur: "Cursor"):
+            return cur.fetch()
 
 
         def annotated():
@@ -290,7 +298,8 @@ def test_protocols_annotations_and_unpacking(graph: dict[str, Any]) -> None:
     assert calls[p + "typed"] == {"app.models.Base.greet"}  # parameter annotation
     assert calls[p + "use_opener"] == {p + "opener", p + "Cursor.fetch"}  # return annotation
     assert calls[p + "annotated"] == {"builtins.object", p + "Cursor.fetch"}
-    assert calls[p + "optional"] == {p + "Cursor.fetch"}
+    for form in ("optional", "union_pipe", "quoted"):  # each annotation form on its own
+        assert calls[p + form] == {p + "Cursor.fetch"}, form
     assert calls[p + "returned_pair"] == {p + "pair", p + "second"}
     assert calls[p + "nested"] == {p + "first"}
     assert calls[p + "starred"] == {p + "second", p + "third"}

@@ -149,6 +149,10 @@ _TOP = "'top|'"
 
 _ORIGIN = "'callgraph'"
 
+# A str literal's repr (``ast_literals.value``) that is one identifier, and its text.
+_IDENTIFIER_REPR = "regexp_like({v}, '^''[A-Za-z_][A-Za-z0-9_]*''$')"
+_UNQUOTED = "substr({v}, 2, length({v}) - 2)"
+
 
 def _key(prefix: str, *parts: str) -> str:
     joined = ", '|', ".join(f"CAST({part} AS VARCHAR)" for part in parts)
@@ -592,11 +596,11 @@ parts(file_id, node_idx, dst) AS (
 )
 SELECT {_x("file_id", "node_idx")} AS src, dst FROM parts
 UNION ALL
-SELECT {_v("p.file_id", "s.scope_idx", "substr(l.value, 2, length(l.value) - 2)")}, p.dst
+SELECT {_v("p.file_id", "s.scope_idx", _UNQUOTED.format(v="l.value"))}, p.dst
 FROM parts p
 JOIN ast_literals l ON l.file_id = p.file_id AND l.node_idx = p.node_idx
 JOIN res_module_scope s ON s.file_id = p.file_id
-WHERE l.literal_type = 'str' AND regexp_like(l.value, '^''[A-Za-z_][A-Za-z0-9_]*''$')
+WHERE l.literal_type = 'str' AND {_IDENTIFIER_REPR.format(v="l.value")}
 """
 
 _CALL_ARGS = f"""
@@ -648,20 +652,20 @@ args AS (
     WHERE a.position IS NOT NULL AND NOT a.is_starred
 ),
 exact AS (
-    SELECT a.file_id, a.call_idx, a.fn, substr(l.value, 2, length(l.value) - 2) AS attr
+    SELECT a.file_id, a.call_idx, a.fn, {_UNQUOTED.format(v="l.value")} AS attr
     FROM args a
     JOIN ast_literals l ON l.file_id = a.file_id AND l.node_idx = a.node_idx
     WHERE a.position = 1 AND l.literal_type = 'str'
-      AND regexp_like(l.value, '^''[A-Za-z_][A-Za-z0-9_]*''$')
+      AND {_IDENTIFIER_REPR.format(v="l.value")}
 ),
 prefixed AS (
-    SELECT a.file_id, a.call_idx, a.fn, substr(l.value, 2, length(l.value) - 2) AS prefix
+    SELECT a.file_id, a.call_idx, a.fn, {_UNQUOTED.format(v="l.value")} AS prefix
     FROM args a
     JOIN ast_nodes b ON b.file_id = a.file_id AND b.node_idx = a.node_idx
     JOIN ast_nodes h ON h.file_id = b.file_id AND h.parent_idx = b.node_idx AND h.field = 'left'
     JOIN ast_literals l ON l.file_id = h.file_id AND l.node_idx = h.node_idx
     WHERE a.position = 1 AND a.fn = 'getattr' AND b.ast_type = 'BinOp' AND b.op = 'Add'
-      AND l.literal_type = 'str' AND regexp_like(l.value, '^''[A-Za-z_][A-Za-z0-9_]*''$')
+      AND l.literal_type = 'str' AND {_IDENTIFIER_REPR.format(v="l.value")}
 ),
 expanded AS (
     SELECT file_id, call_idx, fn, attr FROM exact
