@@ -207,6 +207,38 @@ FILES = {
             for name, fn in [("a", first), ("b", second)]:
                 fn()
         """,
+    "app/gauges.py": """
+        class Gauge:
+            def __init__(self):
+                self.raw = 0
+
+            @property
+            def level(self):
+                return self.read()
+
+            @level.setter
+            def level(self, value):
+                self.raw = value
+
+            def read(self):
+                return Reading()
+
+
+        class Reading:
+            def show(self):
+                return 1
+        """,
+    "app/dials.py": """
+        from .gauges import Gauge
+
+
+        def watch(g: Gauge):
+            return g.level.show()
+
+
+        def reset(g: Gauge):
+            g.level = 0
+        """,
     "scripts/tool.py": "import helper\n\nhelper.assist()\n",
     "scripts/helper.py": "def assist():\n    return 1\n",
 }
@@ -317,6 +349,30 @@ def test_protocols_annotations_and_unpacking(graph: dict[str, Any]) -> None:
         (p + "Session.__exit__", "protocol", 1.0),
         (p + "Failure", "constructor", 1.0),
     } <= methods
+
+
+def test_property_reads_and_writes_are_calls(graph: dict[str, Any]) -> None:
+    calls = _calls(graph)
+    g = "app.gauges.Gauge."
+    # reading the property calls the getter; `.show()` is called on what it returns
+    assert calls["app.dials.watch"] == {g + "level", "app.gauges.Reading.show"}
+    assert calls["app.dials.reset"] == {g + "level"}  # the store calls the setter
+    assert calls[g + "level"] == {g + "read"}  # getter and setter share the qualname
+    nodes = graph["nodes"]
+    getter, setter = sorted(
+        (n for n in nodes.values() if n["qualname"] == g + "level"), key=lambda n: n["bstart"]
+    )
+    sites = {
+        (e["dst_node_id"], e["resolution_method"], e["confidence"]): nodes[e["src_node_id"]]
+        for e in graph["edges"]
+        if e["edge_kind"] == "CALLS" and e["path"] == "app/dials.py"
+    }
+    read = sites[(getter["node_id"], "property", 1.0)]
+    write = sites[(setter["node_id"], "property", 1.0)]
+    assert (read["node_kind"], read["line_start"]) == ("ATTRIBUTE", 5)  # a span of its own
+    assert (write["node_kind"], write["line_start"]) == ("ATTRIBUTE", 9)
+    refers = {(e["src_node_id"], e["dst_node_id"]) for e in graph["edges"]}
+    assert (read["node_id"], getter["node_id"]) in refers  # the read REFERS_TO the getter
 
 
 def test_unresolved_calls_are_explicit(graph: dict[str, Any]) -> None:

@@ -67,6 +67,8 @@ from codeanatomy.extract.schema import (
     ByteStart,
     FileId,
     LineNo,
+    NameEnd,
+    NameStart,
     OptAstDefRef,
     OptAstRef,
     OptByteEnd,
@@ -156,8 +158,8 @@ class AstAttributeRow(Row, frozen=True):
     scope_def_idx: OptAstDefRef
     bstart: ByteStart
     bend: ByteEnd
-    attr_bstart: ByteStart
-    attr_bend: ByteEnd
+    attr_bstart: NameStart  # the attribute name after the dot
+    attr_bend: NameEnd
 
 
 class AstCallRow(Row, frozen=True):

@@ -60,7 +60,11 @@ its ``i``-th decorator).
    instance its own attributes (from attribute stores) and the looked-up class attribute,
    functions bound to the instance (``staticmethod`` unbound, ``classmethod`` bound to
    the class); on ``super()`` the lookup after the class; on an external value the dotted
-   extension. Attribute stores flow into the receiver's attribute.
+   extension. Attribute stores flow into the receiver's attribute. A property is a call:
+   on an instance, loading a method decorated ``property``/``cached_property`` calls it
+   (the load gets its return value) and storing to one with a ``.setter`` calls that
+   with the stored value (``protocol``, method ``property``); ``x.setter`` on a getter
+   is ``builtins.property.setter``, a decorator that returns what it decorates.
 8. Calls (real calls and decorator applications): a function is called; a bound method
    calls its function with the receiver as first argument; a class creates an instance
    and calls ``__init__`` from the MRO (an external base's ``__init__`` when no class in
@@ -116,15 +120,16 @@ with no target gets an edge to an ``UNRESOLVED`` node named by the callee text,
 confidence 0); ``IMPORTS``
 (import alias → module, definition or EXTERNAL); ``INHERITS_FROM`` (class → base, prop
 ``index``); cross-file ``REFERS_TO`` (a name whose value is a definition of another file,
-an attribute whose value is a definition or external name); ``EXTERNAL`` nodes for every
+an attribute whose value is a definition or external name, a property read → its getter);
+``EXTERNAL`` nodes for every
 external name any of them reaches.
 
 Known limits: flow-insensitive and context-insensitive (except parameters returned as
 is); external code that reorders a list is not seen (``random.shuffle(xs); xs[0]()``);
 attribute stores through unknown receivers and dynamic features (``getattr``/``setattr``
 by a computed name, ``eval``, ``globals()``, ``type(name, bases, dict)``) are not
-followed; properties are not treated as calls; star imports are
-followed one level; unpacking an instance (``a, b = obj``) does not call its
+followed; a property read through a class or ``super()`` and a deleter are not
+calls; star imports are followed one level; unpacking an instance (``a, b = obj``) does not call its
 ``__iter__``; a ``with`` target keeps the manager itself besides what ``__enter__``
 returns; other annotation forms (``list[C]``, ``"mod.C"``, ``Self``) name no class;
 unpacking a dict reads its values, not its keys.
@@ -221,17 +226,23 @@ LEFT JOIN cg_modules c ON c.module = a.alias
 WHERE c.module IS NULL AND a.alias <> ''
 """
 
-_DEFS = """
+# Decorators that make a method a property getter (reading the attribute calls it).
+_GETTERS = "('property', 'cached_property', 'functools.cached_property')"
+
+_DEFS = f"""
 WITH deco AS (
     SELECT file_id, def_idx,
            bool_or(text = 'staticmethod') AS is_static,
-           bool_or(text = 'classmethod') AS is_classmethod
+           bool_or(text = 'classmethod') AS is_classmethod,
+           bool_or(text IN {_GETTERS} OR text LIKE '%.getter') AS is_getter,
+           bool_or(text LIKE '%.setter' OR text LIKE '%.deleter') AS is_setter
     FROM ast_decorators GROUP BY file_id, def_idx
 )
 SELECT d.file_id, CAST(d.node_idx AS BIGINT) AS node_idx, d.kind, d.name, d.is_method,
        CAST(d.parent_def_idx AS BIGINT) AS parent_def_idx, d.decorator_count, d.bstart, d.bend,
        COALESCE(k.is_static, false) AS is_static,
        COALESCE(k.is_classmethod, false) AS is_classmethod,
+       CASE WHEN k.is_getter THEN 'get' WHEN k.is_setter THEN 'set' END AS accessor,
        s.scope_idx,
        concat(CASE WHEN d.kind = 'class' THEN 'cls' ELSE 'fn' END, '|', d.file_id, '|',
               CAST(d.node_idx AS VARCHAR)) AS val
@@ -676,27 +687,36 @@ expanded AS (
 )
 SELECT e.fn, {_x("r.file_id", "r.node_idx")} AS recv, e.attr,
        {_x("e.file_id", "e.call_idx")} AS result,
-       {_x("v.file_id", "v.node_idx")} AS value
+       {_x("v.file_id", "v.node_idx")} AS value,
+       e.file_id, CAST(e.call_idx AS BIGINT) AS site_idx,
+       CAST(c.scope_def_idx AS BIGINT) AS scope_def_idx, c.bstart, c.bend
 FROM expanded e
+JOIN ast_calls c ON c.file_id = e.file_id AND c.node_idx = e.call_idx
 JOIN args r ON r.file_id = e.file_id AND r.call_idx = e.call_idx AND r.position = 0
 LEFT JOIN args v ON v.file_id = e.file_id AND v.call_idx = e.call_idx AND v.position = 2
 """
 
 _ATTR_LOADS = f"""
-SELECT {_x("file_id", "node_idx")} AS dst, {_x("file_id", "value_idx")} AS recv, attr
+SELECT {_x("file_id", "node_idx")} AS dst, {_x("file_id", "value_idx")} AS recv, attr,
+       file_id, CAST(node_idx AS BIGINT) AS site_idx, CAST(scope_def_idx AS BIGINT)
+           AS scope_def_idx, bstart, bend
 FROM ast_attributes WHERE ctx = 'load'
 UNION ALL
-SELECT result, recv, attr FROM cg_reflective WHERE fn = 'getattr'
+SELECT result, recv, attr, file_id, site_idx, scope_def_idx, bstart, bend
+FROM cg_reflective WHERE fn = 'getattr'
 """
 
 _ATTR_STORES = f"""
-SELECT {_x("a.file_id", "a.value_idx")} AS src, {_x("t.file_id", "t.value_idx")} AS recv, t.attr
+SELECT {_x("a.file_id", "a.value_idx")} AS src, {_x("t.file_id", "t.value_idx")} AS recv, t.attr,
+       t.file_id, CAST(t.node_idx AS BIGINT) AS site_idx,
+       CAST(t.scope_def_idx AS BIGINT) AS scope_def_idx, t.bstart, t.bend
 FROM ast_assignments a
 JOIN ast_attributes t ON t.file_id = a.file_id AND t.node_idx = a.target_idx
 WHERE a.target_shape = 'attribute' AND a.element_index IS NULL AND a.value_idx IS NOT NULL
   AND a.kind IN ('assign', 'annassign')
 UNION ALL
-SELECT value, recv, attr FROM cg_reflective WHERE fn = 'setattr' AND value IS NOT NULL
+SELECT value, recv, attr, file_id, site_idx, scope_def_idx, bstart, bend
+FROM cg_reflective WHERE fn = 'setattr' AND value IS NOT NULL
 """
 
 # Constant subscript keys: int and str literals, and negated ints (``xs[-1]``).
@@ -1089,7 +1109,7 @@ supers AS (
     ) x WHERE rn = 1
 ),
 held AS (
-    SELECT k.dst, k.val, k.vk, p.val AS hval, f.is_static, f.is_classmethod
+    SELECT k.dst, k.val, k.vk, p.val AS hval, f.is_static, f.is_classmethod, f.accessor
     FROM looked k
     JOIN {n.pts} p ON p.loc = concat('a|', k.holder, '|', k.attr)
     LEFT JOIN cg_defs f ON f.val = p.val
@@ -1156,7 +1176,7 @@ SELECT NULL, dst, CASE
     WHEN vk = 'cls' AND {_kind("hval")} = 'fn' AND is_classmethod
         THEN concat('bm|', hval, '|', val)
     ELSE hval END
-FROM held
+FROM held WHERE vk <> 'inst' OR accessor IS NULL
 UNION ALL
 SELECT NULL, k.dst, concat(k.holder, '.', k.attr)
 FROM looked k LEFT JOIN {n.pts} own ON own.loc = concat('a|', k.val, '|', k.attr)
@@ -1164,6 +1184,10 @@ WHERE {_kind("k.holder")} = 'ext' AND own.loc IS NULL
 UNION ALL
 SELECT NULL, dst, concat(val, '.', attr) FROM recv
 WHERE vk = 'ext' AND length(val) - length(replace(val, '.', '')) < {_MAX_EXTERNAL_DOTS}
+UNION ALL
+SELECT NULL, r.dst, concat('ext|builtins.property.', r.attr)
+FROM recv r JOIN cg_defs d ON d.val = r.val
+WHERE r.vk = 'fn' AND d.accessor = 'get' AND r.attr IN ('getter', 'setter', 'deleter')
 UNION ALL
 SELECT NULL, dst,
        concat('bm|', hval, '|', substr(val, length(concat('sup|', split_part(val, '|', 2), '|',
@@ -1301,7 +1325,14 @@ UNION ALL
 SELECT concat('e|', val), dst, NULL FROM destructured WHERE vk = 'gen' OR key IS NULL
 UNION ALL
 SELECT concat('r|', fn), target, NULL FROM {n.protocol}
-WHERE method IN ('__next__', '__enter__', '__aenter__') AND target IS NOT NULL
+WHERE returns_to_target AND target IS NOT NULL
+UNION ALL
+SELECT NULL, q.var, r.self_val
+FROM {n.protocol} r JOIN cg_params q ON q.fn = r.fn AND q.index = 0
+UNION ALL
+SELECT r.arg, q.var, NULL
+FROM {n.protocol} r JOIN cg_params q ON q.fn = r.fn AND q.index = 1
+WHERE r.arg IS NOT NULL
 UNION ALL
 SELECT NULL, i.dst, concat('inst', substr(p.val, 4))
 FROM cg_instance_of i JOIN {n.pts} p ON p.loc = i.src
@@ -1341,7 +1372,12 @@ WHERE t.how = 'external' AND regexp_like(regexp_replace(t.target, '^.*[.|]', '')
 
 def _protocol(n: _Names) -> str:
     """Implicit calls on instances: iterating one calls ``__iter__`` of its class, then
-    ``__next__`` of the result; a ``with`` item calls ``__enter__`` and ``__exit__``."""
+    ``__next__`` of the result; a ``with`` item calls ``__enter__`` and ``__exit__``;
+    loading an attribute that is a property calls its getter, storing it its setter.
+    ``self_val`` is the instance each call receives, ``arg`` the location of its second
+    argument (a setter's value), ``returns_to_target`` whether its result reaches
+    ``target`` (``__next__``, ``__enter__``, a getter)."""
+    receivers = n.receivers or f"({_receivers(n)})"
     return f"""
 WITH inst AS (
     SELECT i.file_id, i.site_idx, i.scope_def_idx, i.bstart, i.bend, i.target, p.val
@@ -1361,27 +1397,58 @@ iterators AS (
     SELECT i.*, i.val AS it FROM iters i JOIN cg_param_returns r ON r.fn = i.fn AND r.index = 0
 ),
 nexts AS (
-    SELECT i.file_id, i.site_idx, i.scope_def_idx, i.bstart, i.bend, i.target, f.val AS fn
+    SELECT i.file_id, i.site_idx, i.scope_def_idx, i.bstart, i.bend, i.target, f.val AS fn, i.it
     FROM iterators i
     JOIN {n.lookup} l ON l.cls = concat('cls', substr(i.it, 5)) AND l.attr = '__next__'
     JOIN {n.pts} f ON f.loc = concat('a|', l.holder, '|__next__') AND {_kind("f.val")} = 'fn'
 ),
 managed AS (
     SELECT w.file_id, w.site_idx, w.scope_def_idx, w.bstart, w.bend, w.target, f.val AS fn,
-           w.method
+           w.method, p.val AS self_val
     FROM cg_with_items w
     JOIN {n.pts} p ON p.loc = w.loc AND {_kind("p.val")} = 'inst'
     JOIN {n.lookup} l ON l.cls = concat('cls', substr(p.val, 5)) AND l.attr = w.method
     JOIN {n.pts} f ON f.loc = concat('a|', l.holder, '|', w.method) AND {_kind("f.val")} = 'fn'
+),
+getters AS (
+    SELECT a.file_id, a.site_idx, a.scope_def_idx, a.bstart, a.bend, a.dst AS target,
+           f.val AS fn, a.attr AS method, r.val AS self_val
+    FROM {receivers} r
+    JOIN {n.lookup} l ON l.cls = concat('cls', substr(r.val, 5)) AND l.attr = r.attr
+    JOIN {n.pts} f ON f.loc = concat('a|', l.holder, '|', r.attr) AND {_kind("f.val")} = 'fn'
+    JOIN cg_defs d ON d.val = f.val AND d.accessor = 'get'
+    JOIN cg_attr_loads a ON a.dst = r.dst AND a.attr = r.attr
+    WHERE r.vk = 'inst'
+),
+setters AS (
+    SELECT s.file_id, s.site_idx, s.scope_def_idx, s.bstart, s.bend, s.src, f.val AS fn,
+           s.attr AS method, p.val AS self_val
+    FROM cg_attr_stores s
+    JOIN {n.pts} p ON p.loc = s.recv AND {_kind("p.val")} = 'inst'
+    JOIN {n.lookup} l ON l.cls = concat('cls', substr(p.val, 5)) AND l.attr = s.attr
+    JOIN {n.pts} f ON f.loc = concat('a|', l.holder, '|', s.attr) AND {_kind("f.val")} = 'fn'
+    JOIN cg_defs d ON d.val = f.val AND d.accessor = 'set'
 )
-SELECT DISTINCT file_id, site_idx, scope_def_idx, bstart, bend, target, fn, '__iter__' AS method
+SELECT DISTINCT file_id, site_idx, scope_def_idx, bstart, bend, target, fn, '__iter__' AS method,
+       val AS self_val, CAST(NULL AS VARCHAR) AS arg, false AS returns_to_target,
+       'protocol' AS how
 FROM iters
 UNION
-SELECT DISTINCT file_id, site_idx, scope_def_idx, bstart, bend, target, fn, '__next__'
+SELECT DISTINCT file_id, site_idx, scope_def_idx, bstart, bend, target, fn, '__next__', it, NULL,
+       true, 'protocol'
 FROM nexts
 UNION
-SELECT DISTINCT file_id, site_idx, scope_def_idx, bstart, bend, target, fn, method
+SELECT DISTINCT file_id, site_idx, scope_def_idx, bstart, bend, target, fn, method, self_val,
+       NULL, method IN ('__enter__', '__aenter__'), 'protocol'
 FROM managed
+UNION
+SELECT DISTINCT file_id, site_idx, scope_def_idx, bstart, bend, target, fn, method, self_val,
+       NULL, true, 'property'
+FROM getters
+UNION
+SELECT DISTINCT file_id, site_idx, scope_def_idx, bstart, bend, NULL, fn, method, self_val, src,
+       false, 'property'
+FROM setters
 """
 
 
@@ -1492,8 +1559,8 @@ LEFT JOIN (SELECT DISTINCT call_key, target, how FROM cg_targets) t
   ON t.call_key = c.call_key
 WHERE c.site_kind <> 'raise' OR t.target IS NOT NULL
 UNION ALL
-SELECT concat('it|', file_id, '|', CAST(site_idx AS VARCHAR), '|', method), file_id, site_idx,
-       scope_def_idx, bstart, bend, method, 'protocol', 'protocol', fn, 'protocol'
+SELECT DISTINCT concat('it|', file_id, '|', CAST(site_idx AS VARCHAR), '|', method), file_id,
+       site_idx, scope_def_idx, bstart, bend, method, 'protocol', 'protocol', fn, how
 FROM cg_protocol
 """
 
@@ -1509,7 +1576,7 @@ resolved AS (
     SELECT k.*, {_node_of_value("k.target")} AS dst,
            CASE
                WHEN k.how = 'builtin_callback' THEN 'builtin_callback'
-               WHEN k.how = 'protocol' THEN 'protocol'
+               WHEN k.how IN ('protocol', 'property') THEN k.how
                WHEN k.target LIKE 'ext|builtins.%' THEN 'builtins'
                WHEN {_kind("k.target")} = 'ext' THEN 'import'
                WHEN k.how = 'constructor' THEN 'constructor'
@@ -1627,6 +1694,11 @@ WITH uses AS (
     FROM ast_attributes a
     JOIN cg_pts p ON p.loc = {_x("a.file_id", "a.node_idx")}
     WHERE a.ctx = 'load' AND split_part(p.val, '|', 1) = 'bm'
+    UNION ALL
+    SELECT a.file_id, CAST(a.node_idx AS BIGINT), a.bstart, a.bend, g.fn, 'property'
+    FROM cg_protocol g
+    JOIN ast_attributes a ON a.file_id = g.file_id AND a.node_idx = g.site_idx
+    WHERE g.how = 'property' AND a.ctx = 'load'
 ),
 t AS (
     SELECT DISTINCT u.file_id, u.node_idx, u.bstart, u.bend, u.val, u.method,
@@ -1716,8 +1788,8 @@ def _rules() -> tuple[SqlRuleSpec, ...]:
         ("lookup", _lookup(_STEP)),
         ("external_base", _external_base(_STEP)),
         ("targets", _targets(_STEP)),
-        ("protocol", _protocol(_STEP)),
         ("receivers", _receivers(_STEP)),
+        ("protocol", _protocol(_STEP)),
         ("round", _round(_STEP)),
         ("flows", _flows(_STEP)),
         ("closed", _closure_step(_STEP)),
