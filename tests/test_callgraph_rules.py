@@ -105,6 +105,9 @@ FILES = {
             def __exit__(self, *exc):
                 return False
 
+            def fetch(self):
+                return 0
+
 
         class Cursor:
             def fetch(self):
@@ -318,7 +321,8 @@ def test_calls_follow_imports_aliases_methods_and_mro(graph: dict[str, Any]) -> 
 def test_protocols_annotations_and_unpacking(graph: dict[str, Any]) -> None:
     calls = {k: v for k, v in _calls(graph).items() if k.startswith("app.protocols.")}
     p = "app.protocols."
-    assert calls[p + "query"] == {  # with: __enter__'s result is the `as` target
+    # with: __enter__'s result is the `as` target, not the manager (no Session.fetch)
+    assert calls[p + "query"] == {
         p + "Session",
         p + "Session.__enter__",
         p + "Session.__exit__",

@@ -32,8 +32,8 @@ its ``i``-th decorator).
 3. Definitions: an undecorated def/class binds its value to its name; a lambda is its
    value; a decorated one flows through its decorators, innermost first, as calls (rule 8).
 4. Flows: a variable's value to each use; an assignment's value to its name target, or
-   to ``t|file|idx`` for a tuple/list target (rule 9 unpacks it); a ``with`` item's
-   manager to its ``as`` name; a default to its parameter; a returned value to ``r|fn``
+   to ``t|file|idx`` for a tuple/list target (rule 9 unpacks it); a default to its
+   parameter; a returned value to ``r|fn``
    (except a returned parameter: rule 8 passes that argument straight through, per call
    site); a yielded value to the generator's elements; elements of literals and
    comprehensions to ``e|cont``; the branches of ``x if c else y``, ``a or b``,
@@ -98,8 +98,9 @@ its ``i``-th decorator).
    generator gives every element to each. Iterating an instance calls ``__iter__`` and
    then the ``__next__`` of what it returns, or of the instance when ``__iter__`` returns
    ``self``; a ``with`` item holding an instance calls ``__enter__`` and ``__exit__``
-   (``__aenter__``/``__aexit__`` for ``async with``) and the ``as`` target also gets
-   what ``__enter__`` returns (``protocol``).
+   (``__aenter__``/``__aexit__`` for ``async with``) and the ``as`` target gets what
+   ``__enter__`` returns (``protocol``); a manager value with no ``__enter__`` found
+   (an external one, ``open()``) is itself the target's value.
 
 **Fixpoint.** ``cg_pts`` starts as the closure (recursive ``UNION``) of the static facts.
 Each iteration runs the dynamic rules on the current state and closes the result
@@ -129,9 +130,10 @@ is); external code that reorders a list is not seen (``random.shuffle(xs); xs[0]
 attribute stores through unknown receivers and dynamic features (``getattr``/``setattr``
 by a computed name, ``eval``, ``globals()``, ``type(name, bases, dict)``) are not
 followed; a property read through a class or ``super()`` and a deleter are not
-calls; star imports are followed one level; unpacking an instance (``a, b = obj``) does not call its
-``__iter__``; a ``with`` target keeps the manager itself besides what ``__enter__``
-returns; other annotation forms (``list[C]``, ``"mod.C"``, ``Self``) name no class;
+calls; star imports are followed one level; unpacking an instance (``a, b = obj``) does
+not call its ``__iter__``; a ``with`` target may keep a manager whose ``__enter__`` is
+found only in a later iteration (inherited from a base resolved later); other annotation
+forms (``list[C]``, ``"mod.C"``, ``Self``) name no class;
 unpacking a dict reads its values, not its keys.
 """
 
@@ -371,12 +373,12 @@ SELECT {_x("a.file_id", "a.value_idx")}, {_v("b.file_id", "b.owner_scope_idx", "
 FROM ast_assignments a
 JOIN res_bindings b ON b.file_id = a.file_id AND b.node_idx = a.target_idx
 WHERE a.target_shape = 'name' AND a.element_index IS NULL AND a.value_idx IS NOT NULL
-  AND a.kind IN ('assign', 'annassign', 'namedexpr', 'with')
+  AND a.kind IN ('assign', 'annassign', 'namedexpr')
 UNION ALL
 SELECT {_x("file_id", "value_idx")}, concat('t|', file_id, '|', CAST(target_idx AS VARCHAR))
 FROM ast_assignments
 WHERE target_shape IN ('tuple', 'list') AND element_index IS NULL AND value_idx IS NOT NULL
-  AND kind IN ('assign', 'with')
+  AND kind = 'assign'
 UNION ALL
 SELECT value, result FROM cg_reflective WHERE fn = 'getattr' AND value IS NOT NULL
 UNION ALL
@@ -538,8 +540,10 @@ WITH exprs AS (
 SELECT c.file_id, CAST(c.node_idx AS BIGINT) AS site_idx,
        CAST(x.scope_def_idx AS BIGINT) AS scope_def_idx, c.bstart, c.bend,
        {_x("c.file_id", "c.node_idx")} AS loc,
-       CASE WHEN b.name IS NOT NULL THEN {_v("b.file_id", "b.owner_scope_idx", "b.name")} END
-           AS target,
+       CASE WHEN b.name IS NOT NULL THEN {_v("b.file_id", "b.owner_scope_idx", "b.name")}
+            WHEN o.ast_type IN ('Tuple', 'List')
+                THEN concat('t|', o.file_id, '|', CAST(o.node_idx AS VARCHAR))
+       END AS target,
        m.method
 FROM ast_nodes w
 JOIN ast_nodes i ON i.file_id = w.file_id AND i.parent_idx = w.node_idx AND i.field = 'items'
@@ -1333,6 +1337,14 @@ UNION ALL
 SELECT r.arg, q.var, NULL
 FROM {n.protocol} r JOIN cg_params q ON q.fn = r.fn AND q.index = 1
 WHERE r.arg IS NOT NULL
+UNION ALL
+SELECT NULL, w.target, p.val
+FROM cg_with_items w JOIN {n.pts} p ON p.loc = w.loc
+WHERE w.method IN ('__enter__', '__aenter__') AND w.target IS NOT NULL
+  AND NOT EXISTS (
+    SELECT 1 FROM {n.protocol} r
+    WHERE r.file_id = w.file_id AND r.site_idx = w.site_idx AND r.method = w.method
+      AND r.self_val = p.val)
 UNION ALL
 SELECT NULL, i.dst, concat('inst', substr(p.val, 4))
 FROM cg_instance_of i JOIN {n.pts} p ON p.loc = i.src
