@@ -1499,13 +1499,16 @@ def _flows(n: _Names) -> str:
     """This iteration's flows (static and dynamic) into locations not saturated yet.
 
     Computed once per iteration: the recursive closure re-reads its inputs at every
-    recursive step, so filtering there would scan the state again each time.
+    recursive step, so filtering there would scan the state again each time. ``UNION
+    ALL``: a flow listed twice only repeats a join row the recursion's ``UNION`` drops,
+    while deduplicating ~620 k flows every iteration cost 5.5 s of the stdlib fixpoint
+    (1.6 s without).
     """
     return f"""
 WITH sat AS (SELECT loc FROM {n.pts} WHERE val = {_SATURATED}),
 flows AS (
     SELECT src, dst FROM cg_flow_static
-    UNION
+    UNION ALL
     SELECT src, dst FROM {n.round_} WHERE src IS NOT NULL
 )
 SELECT f.src, f.dst FROM flows f LEFT JOIN sat s ON s.loc = f.dst WHERE s.loc IS NULL
