@@ -18,7 +18,9 @@ owning scope, from the symtable), ``x|file|idx`` (an expression), ``r|<fn>`` (a 
 return value), ``a|<value>|name`` (an attribute of a module, class or instance),
 ``e|<value>`` (the elements of a container or generator), ``imp|file|idx`` (what an import
 alias imports), ``raw|<fn>`` and ``d|file|def|i`` (a decorated definition before and after
-its ``i``-th decorator).
+its ``i``-th decorator). A name read is a copy of its variable (``cg_copies``): the rules
+read the variable's location where they name the expression, so the relation holds its
+values once.
 
 **Static facts** (one pass over the evidence, ``cg_flow_static`` and ``cg_seed_static``):
 
@@ -31,7 +33,8 @@ its ``i``-th decorator).
    module-level name). A module outside the repository gives ``ext|m.x`` values.
 3. Definitions: an undecorated def/class binds its value to its name; a lambda is its
    value; a decorated one flows through its decorators, innermost first, as calls (rule 8).
-4. Flows: a variable's value to each use; an assignment's value to its name target, or
+4. Flows: a variable's value to each use of a builtin's name (other uses are copies); an
+   assignment's value to its name target, or
    to ``t|file|idx`` for a tuple/list target (rule 9 unpacks it); a default to its
    parameter; a returned value to ``r|fn``
    (except a returned parameter: rule 8 passes that argument straight through, per call
@@ -181,6 +184,30 @@ def _kind(value: str) -> str:
 def _flowing(value: str) -> str:
     """The value a location passes on: a saturated location passes "unknown"."""
     return f"CAST(CASE WHEN {value} = {_SATURATED} THEN {_TOP} ELSE {value} END AS VARCHAR)"
+
+
+def _through_copies(sql: str, *columns: str) -> str:
+    """``sql`` with its location ``columns`` read through ``cg_copies``.
+
+    A site view names the expression it reads (``x|file|idx``); where that expression is
+    a name, its values are its variable's, which the relation holds under the variable's
+    key only. Mapping a location that is no copy leaves it as it is.
+    """
+    joins = "\n".join(
+        f"LEFT JOIN cg_copies c{i} ON c{i}.loc = q.{column}" for i, column in enumerate(columns)
+    )
+    replaced = ", ".join(
+        f"COALESCE(c{i}.rep, q.{column}) AS {column}" for i, column in enumerate(columns)
+    )
+    return f"SELECT q.* REPLACE ({replaced})\nFROM ({sql}) q\n{joins}"
+
+
+def _copy_read(alias: str, key: str) -> tuple[str, str]:
+    """The join and the location an output query reads for expression ``key``."""
+    return (
+        f"LEFT JOIN cg_copies {alias} ON {alias}.loc = {key}",
+        f"COALESCE({alias}.rep, {key})",
+    )
 
 
 def _ast_id(file_id: str, idx: str) -> str:
@@ -364,10 +391,27 @@ WHERE i.is_star
 
 # -- static flows and seeds ---------------------------------------------------------------
 
-_FLOW_STATIC = f"""
+# A name read holds exactly what its variable holds: Python gives a load of a name nothing
+# else, and no rule writes into a name's expression. Its location is collapsed into the
+# variable's (``x|`` → ``v|``): on the stdlib these are 206 k of the ~620 k flows and
+# more than half of the relation's facts, which every step of every fixpoint iteration
+# would otherwise scan. A builtin's use is no copy: it also holds the builtin.
+_COPIES = f"""
+SELECT {_x("u.file_id", "u.node_idx")} AS loc,
+       {_v("u.file_id", "u.owner_scope_idx", "u.name")} AS rep
+FROM res_uses u
+LEFT JOIN (SELECT DISTINCT file_id, node_idx FROM res_use_targets WHERE target_idx IS NULL) b
+  ON b.file_id = u.file_id AND b.node_idx = u.node_idx
+WHERE b.node_idx IS NULL
+"""
+
+_FLOW_STATIC = _through_copies(
+    f"""
 SELECT {_v("u.file_id", "u.owner_scope_idx", "u.name")} AS src,
        {_x("u.file_id", "u.node_idx")} AS dst
 FROM res_uses u
+JOIN (SELECT DISTINCT file_id, node_idx FROM res_use_targets WHERE target_idx IS NULL) b
+  ON b.file_id = u.file_id AND b.node_idx = u.node_idx
 UNION ALL
 SELECT {_x("a.file_id", "a.value_idx")}, {_v("b.file_id", "b.owner_scope_idx", "b.name")}
 FROM ast_assignments a
@@ -447,7 +491,9 @@ SELECT concat('d|', d.file_id, '|', CAST(d.node_idx AS VARCHAR), '|0'),
 FROM cg_defs d
 JOIN res_bindings b ON b.file_id = d.file_id AND b.node_idx = d.node_idx
 WHERE d.decorator_count > 0
-"""
+""",
+    "src",
+)
 
 _SEED_STATIC = f"""
 SELECT {_v("b.file_id", "b.owner_scope_idx", "b.name")} AS loc,
@@ -496,7 +542,8 @@ SELECT var, pack FROM cg_params WHERE pack IS NOT NULL
 
 # -- sites the dynamic rules read -------------------------------------------------------
 
-_CALL_SITES = f"""
+_CALL_SITES = _through_copies(
+    f"""
 SELECT {_x("c.file_id", "c.node_idx")} AS call_key, c.file_id,
        CAST(c.node_idx AS BIGINT) AS site_idx,
        CAST(c.scope_def_idx AS BIGINT) AS scope_def_idx, {_x("c.file_id", "c.func_idx")} AS callee,
@@ -525,11 +572,15 @@ JOIN ast_nodes e ON e.file_id = r.file_id AND e.parent_idx = r.node_idx
 LEFT JOIN ast_names n ON n.file_id = e.file_id AND n.node_idx = e.node_idx
 LEFT JOIN ast_attributes a ON a.file_id = e.file_id AND a.node_idx = e.node_idx
 WHERE r.ast_type = 'Raise'
-"""
+""",
+    "callee",
+    "receiver",
+)
 
 # ``with`` items: the context manager's location, the ``as`` variable (if a name) and one
 # row per method the statement calls on it.
-_WITH_ITEMS = f"""
+_WITH_ITEMS = _through_copies(
+    f"""
 WITH exprs AS (
     SELECT file_id, node_idx, scope_def_idx FROM ast_names
     UNION ALL
@@ -556,7 +607,9 @@ LEFT JOIN res_bindings b ON b.file_id = o.file_id AND b.node_idx = o.node_idx
 JOIN (VALUES ('With', '__enter__'), ('With', '__exit__'), ('AsyncWith', '__aenter__'),
              ('AsyncWith', '__aexit__')) AS m(statement, method) ON m.statement = w.ast_type
 WHERE w.ast_type IN ('With', 'AsyncWith')
-"""
+""",
+    "loc",
+)
 
 # The parts of a type expression that each name a possible type: the operands of
 # ``A | B``, the elements of a tuple, the subscript of ``Optional[...]``/``Union[...]``.
@@ -578,7 +631,8 @@ WHERE (n.ast_type = 'BinOp' AND n.op = 'BitOr' AND c.field IN ('left', 'right'))
 # ``Optional[A]``, ``Union[A, B]``, a tuple of exception classes; a string annotation that
 # is one identifier names the module-level variable. Only classes of the repository: an
 # external value already stands for its instances.
-_INSTANCE_OF = f"""
+_INSTANCE_OF = _through_copies(
+    f"""
 WITH RECURSIVE roots AS (
     SELECT a.file_id, CAST(a.value_idx AS BIGINT) AS node_idx,
            {_v("b.file_id", "b.owner_scope_idx", "b.name")} AS dst
@@ -616,9 +670,12 @@ FROM parts p
 JOIN ast_literals l ON l.file_id = p.file_id AND l.node_idx = p.node_idx
 JOIN res_module_scope s ON s.file_id = p.file_id
 WHERE l.literal_type = 'str' AND {_IDENTIFIER_REPR.format(v="l.value")}
-"""
+""",
+    "src",
+)
 
-_CALL_ARGS = f"""
+_CALL_ARGS = _through_copies(
+    f"""
 SELECT {_x("file_id", "call_idx")} AS call_key, position, keyword,
        {_x("file_id", "node_idx")} AS loc
 FROM ast_call_args WHERE NOT is_starred AND NOT is_double_star
@@ -629,31 +686,40 @@ SELECT concat('d|', k.file_id, '|', CAST(k.def_idx AS VARCHAR), '|', CAST(k.inde
             ELSE concat('d|', k.file_id, '|', CAST(k.def_idx AS VARCHAR), '|',
                         CAST(k.index + 1 AS VARCHAR)) END
 FROM ast_decorators k JOIN cg_defs d ON d.file_id = k.file_id AND d.node_idx = k.def_idx
-"""
+""",
+    "loc",
+)
 
 # ``f(*xs)`` and ``f(**d)``: the unpacked expression and the position of the star.
-_UNPACKED_ARGS = f"""
+_UNPACKED_ARGS = _through_copies(
+    f"""
 SELECT {_x("a.file_id", "a.call_idx")} AS call_key, a.position, a.is_double_star,
        {_x("a.file_id", "COALESCE(v.node_idx, a.node_idx)")} AS loc
 FROM ast_call_args a
 LEFT JOIN ast_nodes v ON v.file_id = a.file_id AND v.parent_idx = a.node_idx
     AND v.field = 'value' AND a.is_starred
 WHERE a.is_starred OR a.is_double_star
-"""
+""",
+    "loc",
+)
 
 # ``@factory(...)``: the decorator is a call's result; where the factory is external it is
 # taken to return what it decorates, as an external decorator is.
-_DECORATOR_FACTORIES = f"""
+_DECORATOR_FACTORIES = _through_copies(
+    f"""
 SELECT concat('d|', k.file_id, '|', CAST(k.def_idx AS VARCHAR), '|', CAST(k.index AS VARCHAR))
            AS call_key,
        {_x("c.file_id", "c.func_idx")} AS factory
 FROM ast_decorators k JOIN ast_calls c ON c.file_id = k.file_id AND c.node_idx = k.node_idx
-"""
+""",
+    "factory",
+)
 
 # The builtins ``getattr``/``setattr`` with a constant name are attribute loads and
 # stores; ``getattr(obj, "prefix" + x)`` loads every class attribute of the repository
 # whose name has that prefix (dispatch tables such as ``cmd.Cmd``'s ``do_*``).
-_REFLECTIVE = f"""
+_REFLECTIVE = _through_copies(
+    f"""
 WITH calls AS (
     SELECT c.file_id, c.node_idx, u.name AS fn
     FROM ast_calls c
@@ -698,9 +764,13 @@ FROM expanded e
 JOIN ast_calls c ON c.file_id = e.file_id AND c.node_idx = e.call_idx
 JOIN args r ON r.file_id = e.file_id AND r.call_idx = e.call_idx AND r.position = 0
 LEFT JOIN args v ON v.file_id = e.file_id AND v.call_idx = e.call_idx AND v.position = 2
-"""
+""",
+    "recv",
+    "value",
+)
 
-_ATTR_LOADS = f"""
+_ATTR_LOADS = _through_copies(
+    f"""
 SELECT {_x("file_id", "node_idx")} AS dst, {_x("file_id", "value_idx")} AS recv, attr,
        file_id, CAST(node_idx AS BIGINT) AS site_idx, CAST(scope_def_idx AS BIGINT)
            AS scope_def_idx, bstart, bend
@@ -708,9 +778,12 @@ FROM ast_attributes WHERE ctx = 'load'
 UNION ALL
 SELECT result, recv, attr, file_id, site_idx, scope_def_idx, bstart, bend
 FROM cg_reflective WHERE fn = 'getattr'
-"""
+""",
+    "recv",
+)
 
-_ATTR_STORES = f"""
+_ATTR_STORES = _through_copies(
+    f"""
 SELECT {_x("a.file_id", "a.value_idx")} AS src, {_x("t.file_id", "t.value_idx")} AS recv, t.attr,
        t.file_id, CAST(t.node_idx AS BIGINT) AS site_idx,
        CAST(t.scope_def_idx AS BIGINT) AS scope_def_idx, t.bstart, t.bend
@@ -721,7 +794,10 @@ WHERE a.target_shape = 'attribute' AND a.element_index IS NULL AND a.value_idx I
 UNION ALL
 SELECT value, recv, attr, file_id, site_idx, scope_def_idx, bstart, bend
 FROM cg_reflective WHERE fn = 'setattr' AND value IS NOT NULL
-"""
+""",
+    "src",
+    "recv",
+)
 
 # Constant subscript keys: int and str literals, and negated ints (``xs[-1]``).
 _CONST_KEYS = """
@@ -777,7 +853,8 @@ FROM entries WHERE back_key IS NOT NULL
 
 # Element reads (subscripts) and writes (subscript stores), keyed by the container
 # location; ``key`` is the constant subscript, if any.
-_ELEMENT_ACCESS = f"""
+_ELEMENT_ACCESS = _through_copies(
+    f"""
 SELECT {_x("s.file_id", "v.node_idx")} AS recv, {_x("s.file_id", "s.node_idx")} AS loc,
        CASE WHEN i.ast_type = 'Slice' THEN 'slice' ELSE 'read' END AS access, k.key
 FROM ast_nodes s
@@ -802,10 +879,14 @@ WHERE (c.attr IN ('append', 'add') AND g.position = 0)
 UNION ALL
 SELECT receiver, result, 'read', CAST(NULL AS VARCHAR) FROM cg_call_sites
 WHERE attr IN ('get', 'pop', 'setdefault', 'popleft', '__getitem__')
-"""
+""",
+    "recv",
+    "loc",
+)
 
 # Receivers whose keyed entries may move (indices shift) or that code we cannot see gets.
-_REORDERS = f"""
+_REORDERS = _through_copies(
+    f"""
 SELECT receiver AS loc FROM cg_call_sites
 WHERE attr IN ('insert', 'pop', 'remove', 'reverse', 'sort', 'clear', 'append', 'extend',
                'popitem', '__delitem__', '__setitem__')
@@ -814,10 +895,13 @@ SELECT {_x("s.file_id", "v.node_idx")}
 FROM ast_nodes s
 JOIN ast_nodes v ON v.file_id = s.file_id AND v.parent_idx = s.node_idx AND v.field = 'value'
 WHERE s.ast_type = 'Subscript' AND s.ctx = 'del'
-"""
+""",
+    "loc",
+)
 
 # Iterations: where an iterated value's elements go (targets, unpacking, yield from).
-_ITERATIONS = f"""
+_ITERATIONS = _through_copies(
+    f"""
 SELECT a.file_id, CAST(a.node_idx AS BIGINT) AS site_idx,
        CAST(a.scope_def_idx AS BIGINT) AS scope_def_idx, a.bstart, a.bend,
        {_x("a.file_id", "a.value_idx")} AS iter,
@@ -844,7 +928,9 @@ SELECT r.file_id, CAST(r.node_idx AS BIGINT), CAST(r.def_idx AS BIGINT), r.bstar
        concat('e|gen|', r.file_id, '|', CAST(r.def_idx AS VARCHAR))
 FROM ast_returns r
 WHERE r.kind = 'yield_from' AND r.value_idx IS NOT NULL AND r.def_idx IS NOT NULL
-"""
+""",
+    "iter",
+)
 
 # Unpacking targets: each element of a tuple/list target (``t|file|idx`` holds what the
 # target receives) reads its constant key, counted from the back after a starred element;
@@ -877,12 +963,15 @@ LEFT JOIN res_bindings b ON b.file_id = l.file_id AND b.node_idx = l.target_idx
 WHERE b.node_idx IS NOT NULL OR l.target_shape IN ('tuple', 'list', 'starred')
 """
 
-_CLASS_BASES = f"""
+_CLASS_BASES = _through_copies(
+    f"""
 SELECT d.val AS cls, CAST(b.child_index AS BIGINT) AS idx, {_x("b.file_id", "b.node_idx")} AS loc
 FROM cg_defs d
 JOIN ast_nodes b ON b.file_id = d.file_id AND b.parent_idx = d.node_idx AND b.field = 'bases'
 WHERE d.kind = 'class'
-"""
+""",
+    "loc",
+)
 
 _CLASS_NAMES = """
 SELECT DISTINCT d.val AS cls, b.name
@@ -1689,12 +1778,16 @@ JOIN repo_files f ON f.file_id = d.file_id
 GROUP BY b.cls, b.idx, b.val, b.dst, d.file_id, f.path, d.bstart, d.bend
 """
 
+# What a name use holds, read through its variable when it is a copy.
+_USE_COPY = _copy_read("uc", _x("u.file_id", "u.node_idx"))
+
 # Names and attributes whose value is a definition elsewhere (or an external name).
 _CROSS_REFS = f"""
 WITH uses AS (
     SELECT u.file_id, u.node_idx, u.bstart, u.bend, p.val, 'import' AS method
     FROM res_uses u
-    JOIN cg_pts p ON p.loc = {_x("u.file_id", "u.node_idx")}
+    {_USE_COPY[0]}
+    JOIN cg_pts p ON p.loc = {_USE_COPY[1]}
     WHERE (split_part(p.val, '|', 1) IN ('fn', 'cls') AND split_part(p.val, '|', 2) <> u.file_id)
        OR split_part(p.val, '|', 1) = 'mod'
        OR (split_part(p.val, '|', 1) = 'ext' AND p.val NOT LIKE 'ext|builtins.%')
@@ -1732,7 +1825,7 @@ GROUP BY t.file_id, f.path, t.node_idx, t.bstart, t.bend, t.dst
 """
 
 # Every external name an output edge or use reaches, with how many reach it.
-_EXTERNALS = """
+_EXTERNALS = f"""
 SELECT qualname, COUNT(*) AS n_uses FROM (
     SELECT substr(target, 5) AS qualname FROM cg_call_targets WHERE target LIKE 'ext|%'
     UNION ALL
@@ -1748,7 +1841,8 @@ SELECT qualname, COUNT(*) AS n_uses FROM (
     WHERE a.ctx = 'load' AND p.val LIKE 'ext|%'
     UNION ALL
     SELECT substr(p.val, 5) FROM res_uses u
-    JOIN cg_pts p ON p.loc = concat('x|', u.file_id, '|', CAST(u.node_idx AS VARCHAR))
+    {_USE_COPY[0]}
+    JOIN cg_pts p ON p.loc = {_USE_COPY[1]}
     WHERE p.val LIKE 'ext|%'
 ) x GROUP BY qualname
 """
@@ -1776,6 +1870,7 @@ def _rules() -> tuple[SqlRuleSpec, ...]:
         SqlRuleSpec("cg_imports", _IMPORTS, "view", "import aliases with resolved modules"),
         SqlRuleSpec("cg_import_seeds", _IMPORT_SEEDS, "view", "modules/externals imported"),
         SqlRuleSpec("cg_star_names", _STAR_NAMES, "view", "names a star import binds"),
+        SqlRuleSpec("cg_copies", _COPIES, "view", "name reads: a copy of their variable"),
         SqlRuleSpec("cg_flow_static", _FLOW_STATIC, "view", "value flows known statically"),
         SqlRuleSpec("cg_seed_static", _SEED_STATIC, "view", "values known statically"),
         SqlRuleSpec("cg_call_sites", _CALL_SITES, "view", "calls and decorator applications"),
