@@ -1070,18 +1070,22 @@ FROM (
 
 
 def _lookup(n: _Names) -> str:
+    """The first class in each MRO binding each name: an aggregate and a join back (a
+    ``ROW_NUMBER`` window sorted the ~75 k (class, name) pairs, 0.26 s every iteration)."""
     return f"""
 WITH names AS (
     SELECT cls, name FROM cg_class_names
     UNION
     SELECT p.val, s.attr FROM cg_attr_stores s JOIN {n.pts} p ON p.loc = s.recv
     WHERE {_kind("p.val")} = 'cls'
-)
-SELECT cls, attr, holder FROM (
-    SELECT m.cls, m.base AS holder, n.name AS attr,
-           ROW_NUMBER() OVER (PARTITION BY m.cls, n.name ORDER BY m.pos) AS rn
+),
+first AS (
+    SELECT m.cls, n.name AS attr, MIN(m.pos) AS pos
     FROM {n.mro} m JOIN names n ON n.cls = m.base
-) ranked WHERE rn = 1
+    GROUP BY m.cls, n.name
+)
+SELECT f.cls, f.attr, m.base AS holder
+FROM first f JOIN {n.mro} m ON m.cls = f.cls AND m.pos = f.pos
 """
 
 
