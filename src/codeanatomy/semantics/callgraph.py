@@ -1011,10 +1011,13 @@ class _Names(NamedTuple):
     mro: str
     lookup: str
     ext: str
+    callees: str
     targets: str
     protocol: str
-    # These four exist only inside an iteration: the final evaluation has no such views.
+    # These exist only inside an iteration: the final evaluation has no such views.
+    args: str = ""
     receivers: str = ""
+    elements: str = ""
     round_: str = ""
     flows: str = ""
     closed: str = ""
@@ -1029,9 +1032,12 @@ _STEP = _Names(
             "mro",
             "lookup",
             "external_base",
+            "callees",
             "targets",
             "protocol",
+            "args",
             "receivers",
+            "elements",
             "round",
             "flows",
             "closed",
@@ -1039,7 +1045,9 @@ _STEP = _Names(
     )
 )
 # ... and over the converged relation.
-_FINAL = _Names("cg_pts", "cg_mro", "cg_lookup", "cg_external_base", "cg_targets", "cg_protocol")
+_FINAL = _Names(
+    "cg_pts", "cg_mro", "cg_lookup", "cg_external_base", "cg_callees", "cg_targets", "cg_protocol"
+)
 
 
 def _mro(n: _Names) -> str:
@@ -1106,54 +1114,67 @@ _BM_SELF = (
 )
 
 
+def _callees(n: _Names) -> str:
+    """What each call site's callee holds; a relation of its own, as :func:`_targets`
+    reads it in nine places and DataFusion would evaluate an inlined CTE once per read."""
+    return f"""
+SELECT c.call_key, c.site_kind, c.callee_shape, c.result, p.val, {_kind("p.val")} AS vk
+FROM cg_call_sites c JOIN {n.pts} p ON p.loc = c.callee
+WHERE c.site_kind <> 'raise' OR {_kind("p.val")} = 'cls'
+"""
+
+
 def _targets(n: _Names) -> str:
-    """Call targets of every call site against points-to relation ``pts``."""
+    """Call targets of every call site against points-to relation ``pts``, with the
+    site's result location and kind, which the round's call rules need."""
     bm_fn = _BM_FN.format(v="cv.val")
     bm_self = _BM_SELF.format(v="cv.val")
     return f"""
-WITH cv AS (
-    SELECT c.call_key, c.site_kind, c.callee_shape, p.val, {_kind("p.val")} AS vk
-    FROM cg_call_sites c JOIN {n.pts} p ON p.loc = c.callee
-    WHERE c.site_kind <> 'raise' OR {_kind("p.val")} = 'cls'
-),
+WITH cv AS (SELECT * FROM {n.callees}),
 classes AS (
-    SELECT cv.call_key, cv.val, COALESCE(l.holder, e.base) AS holder
+    SELECT cv.call_key, cv.result, cv.site_kind, cv.val, COALESCE(l.holder, e.base) AS holder
     FROM cv
     LEFT JOIN {n.lookup} l ON l.cls = cv.val AND l.attr = '__init__'
     LEFT JOIN {n.ext} e ON e.cls = cv.val
     WHERE cv.vk = 'cls'
 ),
 instances AS (
-    SELECT cv.call_key, cv.val, l.holder
+    SELECT cv.call_key, cv.result, cv.site_kind, cv.val, l.holder
     FROM cv JOIN {n.lookup} l
       ON l.cls = concat('cls', substr(cv.val, 5)) AND l.attr = '__call__'
     WHERE cv.vk = 'inst'
 )
 SELECT call_key, val AS target, 0 AS shift, CAST(NULL AS VARCHAR) AS self_val,
-       CASE WHEN callee_shape = 'attribute' THEN 'attribute' ELSE 'function' END AS how
+       CASE WHEN callee_shape = 'attribute' THEN 'attribute' ELSE 'function' END AS how,
+       result, site_kind
 FROM cv WHERE vk = 'fn'
 UNION ALL
-SELECT call_key, {bm_fn}, 1, {bm_self}, 'method' FROM cv WHERE vk = 'bm'
+SELECT call_key, {bm_fn}, 1, {bm_self}, 'method', result, site_kind FROM cv WHERE vk = 'bm'
 UNION ALL
-SELECT call_key, val, 0, CAST(NULL AS VARCHAR), 'external' FROM cv WHERE vk = 'ext'
+SELECT call_key, val, 0, CAST(NULL AS VARCHAR), 'external', result, site_kind
+FROM cv WHERE vk = 'ext'
 UNION ALL
-SELECT call_key, val, 0, CAST(NULL AS VARCHAR), 'unknown' FROM cv WHERE vk = 'top'
+SELECT call_key, val, 0, CAST(NULL AS VARCHAR), 'unknown', result, site_kind
+FROM cv WHERE vk = 'top'
 UNION ALL
-SELECT c.call_key, p.val, 1, concat('inst', substr(c.val, 4)), 'constructor'
+SELECT c.call_key, p.val, 1, concat('inst', substr(c.val, 4)), 'constructor', c.result,
+       c.site_kind
 FROM classes c JOIN {n.pts} p ON p.loc = concat('a|', c.holder, '|__init__')
 WHERE {_kind("c.holder")} = 'cls' AND {_kind("p.val")} = 'fn'
 UNION ALL
-SELECT call_key, concat(holder, '.__init__'), 0, CAST(NULL AS VARCHAR), 'constructor'
+SELECT call_key, concat(holder, '.__init__'), 0, CAST(NULL AS VARCHAR), 'constructor', result,
+       site_kind
 FROM classes WHERE {_kind("holder")} = 'ext' AND holder NOT LIKE 'ext|builtins.%'
 UNION ALL
-SELECT call_key, val, 0, CAST(NULL AS VARCHAR), 'constructor'
+SELECT call_key, val, 0, CAST(NULL AS VARCHAR), 'constructor', result, site_kind
 FROM classes WHERE holder IS NULL OR holder LIKE 'ext|builtins.%'
 UNION ALL
-SELECT i.call_key, p.val, 1, i.val, 'method'
+SELECT i.call_key, p.val, 1, i.val, 'method', i.result, i.site_kind
 FROM instances i JOIN {n.pts} p ON p.loc = concat('a|', i.holder, '|__call__')
 WHERE {_kind("p.val")} = 'fn'
 UNION ALL
-SELECT cv.call_key, p.val, 0, CAST(NULL AS VARCHAR), 'builtin_callback'
+SELECT cv.call_key, p.val, 0, CAST(NULL AS VARCHAR), 'builtin_callback', cv.result,
+       cv.site_kind
 FROM cv
 JOIN cg_callbacks b ON b.callee = cv.val
 JOIN cg_call_args g ON g.call_key = cv.call_key
@@ -1169,6 +1190,24 @@ def _receivers(n: _Names) -> str:
     return f"""
 SELECT a.dst, a.attr, p.val, {_kind("p.val")} AS vk
 FROM cg_attr_loads a JOIN {n.pts} p ON p.loc = a.recv
+"""
+
+
+def _args(n: _Names) -> str:
+    """Each call target with each argument of its site: one relation, as :func:`_round`
+    joins the two in six places."""
+    return f"""
+SELECT t.*, g.position, g.keyword, g.loc
+FROM {n.targets} t JOIN cg_call_args g ON g.call_key = t.call_key
+"""
+
+
+def _elements(n: _Names) -> str:
+    """The containers each element access reaches; :func:`_round` reads them six times."""
+    return f"""
+SELECT e.access, e.key, e.loc, p.val, {_kind("p.val")} AS vk
+FROM cg_element_access e JOIN {n.pts} p ON p.loc = e.recv
+WHERE {_kind("p.val")} IN ('cont', 'gen')
 """
 
 
@@ -1234,12 +1273,11 @@ destructured AS (
     WHERE {_kind("p.val")} IN ('cont', 'gen')
 ),
 packed AS (
-    SELECT g.loc, q.pack, g.position + t.shift - q.index AS slot,
-           COUNT(*) OVER (PARTITION BY t.call_key, t.target, t.shift, q.pack) AS n
-    FROM t
-    JOIN cg_call_args g ON g.call_key = t.call_key AND g.position IS NOT NULL
-    JOIN cg_params q ON q.fn = t.target AND q.kind = 'vararg' AND g.position + t.shift >= q.index
-    WHERE t.how <> 'builtin_callback'
+    SELECT g.loc, q.pack, g.position + g.shift - q.index AS slot,
+           COUNT(*) OVER (PARTITION BY g.call_key, g.target, g.shift, q.pack) AS n
+    FROM {n.args} g
+    JOIN cg_params q ON q.fn = g.target AND q.kind = 'vararg' AND g.position + g.shift >= q.index
+    WHERE g.position IS NOT NULL AND g.how <> 'builtin_callback'
 ),
 unpacked AS (
     SELECT t.target, t.shift, u.position, u.is_double_star, u.loc
@@ -1248,11 +1286,10 @@ unpacked AS (
 ),
 keywords AS (
     SELECT g.loc, g.keyword, q.pack
-    FROM t
-    JOIN cg_call_args g ON g.call_key = t.call_key AND g.keyword IS NOT NULL
-    JOIN cg_params q ON q.fn = t.target AND q.kind = 'kwarg'
-    WHERE t.how <> 'builtin_callback' AND NOT EXISTS (
-        SELECT 1 FROM cg_params o WHERE o.fn = t.target AND o.name = g.keyword
+    FROM {n.args} g
+    JOIN cg_params q ON q.fn = g.target AND q.kind = 'kwarg'
+    WHERE g.keyword IS NOT NULL AND g.how <> 'builtin_callback' AND NOT EXISTS (
+        SELECT 1 FROM cg_params o WHERE o.fn = g.target AND o.name = g.keyword
           AND o.kind IN ('positional', 'keyword_only'))
 ),
 spread AS (
@@ -1300,12 +1337,12 @@ SELECT NULL, result, concat('sup|cls|', c.file_id, '|', CAST(c.parent_def_idx AS
        c.self_val)
 FROM self_vals c
 UNION ALL
-SELECT NULL, c.result, concat('inst', substr(t.target, 4))
-FROM t JOIN cg_call_sites c ON c.call_key = t.call_key
+SELECT NULL, t.result, concat('inst', substr(t.target, 4))
+FROM t
 WHERE t.how = 'constructor' AND {_kind("t.target")} = 'cls'
 UNION ALL
-SELECT NULL, c.result, t.self_val
-FROM t JOIN cg_call_sites c ON c.call_key = t.call_key
+SELECT NULL, t.result, t.self_val
+FROM t
 WHERE t.how = 'constructor' AND t.self_val IS NOT NULL
 UNION ALL
 SELECT NULL, q.var, t.self_val
@@ -1313,14 +1350,13 @@ FROM t JOIN cg_params q ON q.fn = t.target AND q.index = 0
 WHERE t.shift = 1 AND t.self_val IS NOT NULL
 UNION ALL
 SELECT g.loc, q.var, NULL
-FROM t
-JOIN cg_call_args g ON g.call_key = t.call_key
-JOIN cg_params q ON q.fn = t.target
-  AND ((g.position IS NOT NULL AND q.index = g.position + t.shift
+FROM {n.args} g
+JOIN cg_params q ON q.fn = g.target
+  AND ((g.position IS NOT NULL AND q.index = g.position + g.shift
         AND q.kind IN ('positional_only', 'positional'))
     OR (g.keyword IS NOT NULL AND q.name = g.keyword
         AND q.kind IN ('positional', 'keyword_only')))
-WHERE t.how <> 'builtin_callback'
+WHERE g.how <> 'builtin_callback'
 UNION ALL
 SELECT loc, concat('e|', pack), NULL FROM packed
 UNION ALL
@@ -1350,30 +1386,25 @@ JOIN cg_params q ON q.fn = u.target
 JOIN {n.pts} p ON p.loc = u.loc AND {_kind("p.val")} IN ('cont', 'gen')
 CROSS JOIN (VALUES ('e|'), ('u|')) AS w(part)
 UNION ALL
-SELECT NULL, c.result, t.self_val
+SELECT NULL, t.result, t.self_val
 FROM t
-JOIN cg_call_sites c ON c.call_key = t.call_key
 JOIN cg_param_returns pr ON pr.fn = t.target AND pr.index = 0
 WHERE t.shift = 1 AND t.self_val IS NOT NULL
 UNION ALL
-SELECT concat('r|', t.target), c.result, NULL
-FROM t JOIN cg_call_sites c ON c.call_key = t.call_key
+SELECT concat('r|', t.target), t.result, NULL
+FROM t
 WHERE {_kind("t.target")} = 'fn' AND t.how NOT IN ('builtin_callback', 'constructor')
 UNION ALL
-SELECT g.loc, c.result, NULL
-FROM t
-JOIN cg_call_sites c ON c.call_key = t.call_key
-JOIN cg_param_returns pr ON pr.fn = t.target
-JOIN cg_call_args g ON g.call_key = t.call_key
-  AND ((g.position IS NOT NULL AND g.position + t.shift = pr.index)
+SELECT g.loc, g.result, NULL
+FROM {n.args} g
+JOIN cg_param_returns pr ON pr.fn = g.target
+  AND ((g.position IS NOT NULL AND g.position + g.shift = pr.index)
     OR (g.keyword IS NOT NULL AND g.keyword = pr.name))
-WHERE t.how <> 'builtin_callback'
+WHERE g.how <> 'builtin_callback'
 UNION ALL
-SELECT g.loc, c.result, NULL
-FROM t
-JOIN cg_call_sites c ON c.call_key = t.call_key
-JOIN cg_call_args g ON g.call_key = t.call_key AND g.position = 0
-WHERE c.site_kind = 'decorator' AND {_kind("t.target")} = 'ext'
+SELECT g.loc, g.result, NULL
+FROM {n.args} g
+WHERE g.position = 0 AND g.site_kind = 'decorator' AND {_kind("g.target")} = 'ext'
 UNION ALL
 SELECT g.loc, c.result, NULL
 FROM cg_decorator_factories f
@@ -1382,31 +1413,22 @@ JOIN cg_call_args g ON g.call_key = f.call_key AND g.position = 0
 WHERE EXISTS (SELECT 1 FROM {n.pts} p WHERE p.loc = f.factory AND {_kind("p.val")} = 'ext')
 -- 9. containers and iteration
 UNION ALL
-SELECT concat('e|', p.val), e.loc, NULL
-FROM cg_element_access e JOIN {n.pts} p ON p.loc = e.recv
-WHERE e.access = 'read' AND (e.key IS NULL OR {_kind("p.val")} = 'gen')
-  AND {_kind("p.val")} IN ('cont', 'gen')
+SELECT concat('e|', val), loc, NULL FROM {n.elements}
+WHERE access = 'read' AND (key IS NULL OR vk = 'gen')
 UNION ALL
-SELECT NULL, e.loc, p.val
-FROM cg_element_access e JOIN {n.pts} p ON p.loc = e.recv
-WHERE e.access = 'slice' AND {_kind("p.val")} = 'cont'
+SELECT NULL, loc, val FROM {n.elements} WHERE access = 'slice' AND vk = 'cont'
 UNION ALL
-SELECT concat('k|', p.val, '|', e.key), e.loc, NULL
-FROM cg_element_access e JOIN {n.pts} p ON p.loc = e.recv
-WHERE e.access = 'read' AND e.key IS NOT NULL AND {_kind("p.val")} = 'cont'
+SELECT concat('k|', val, '|', key), loc, NULL FROM {n.elements}
+WHERE access = 'read' AND key IS NOT NULL AND vk = 'cont'
 UNION ALL
-SELECT concat('u|', p.val), e.loc, NULL
-FROM cg_element_access e JOIN {n.pts} p ON p.loc = e.recv
-WHERE e.access = 'read' AND e.key IS NOT NULL AND {_kind("p.val")} = 'cont'
+SELECT concat('u|', val), loc, NULL FROM {n.elements}
+WHERE access = 'read' AND key IS NOT NULL AND vk = 'cont'
 UNION ALL
-SELECT e.loc, concat('e|', p.val), NULL
-FROM cg_element_access e JOIN {n.pts} p ON p.loc = e.recv
-WHERE e.access = 'write' AND {_kind("p.val")} = 'cont'
+SELECT loc, concat('e|', val), NULL FROM {n.elements} WHERE access = 'write' AND vk = 'cont'
 UNION ALL
-SELECT e.loc, CASE WHEN e.key IS NULL THEN concat('u|', p.val)
-                   ELSE concat('k|', p.val, '|', e.key) END, NULL
-FROM cg_element_access e JOIN {n.pts} p ON p.loc = e.recv
-WHERE e.access = 'write' AND {_kind("p.val")} = 'cont'
+SELECT loc, CASE WHEN key IS NULL THEN concat('u|', val) ELSE concat('k|', val, '|', key) END,
+       NULL
+FROM {n.elements} WHERE access = 'write' AND vk = 'cont'
 UNION ALL
 SELECT concat('e|', p.val), concat('u|', p.val), NULL
 FROM cg_reorders r JOIN {n.pts} p ON p.loc = r.loc
@@ -1443,12 +1465,10 @@ SELECT NULL, i.dst, concat('inst', substr(p.val, 4))
 FROM cg_instance_of i JOIN {n.pts} p ON p.loc = i.src
 WHERE {_kind("p.val")} = 'cls'
 UNION ALL
-SELECT NULL, c.result, p.val
-FROM t
-JOIN cg_call_sites c ON c.call_key = t.call_key
-JOIN cg_call_args g ON g.call_key = t.call_key AND g.position = 0
+SELECT NULL, g.result, p.val
+FROM {n.args} g
 JOIN {n.pts} p ON p.loc = g.loc
-WHERE t.target IN {_COPYING_BUILTINS} AND {_kind("p.val")} IN ('cont', 'gen')
+WHERE g.position = 0 AND g.target IN {_COPYING_BUILTINS} AND {_kind("p.val")} IN ('cont', 'gen')
 UNION ALL
 SELECT NULL, c.result, p.val
 FROM cg_call_sites c JOIN {n.pts} p ON p.loc = c.receiver
@@ -1469,8 +1489,8 @@ CROSS JOIN (VALUES ('e|'), ('u|')) AS w(part)
 WHERE c.attr IN ('update', 'extend') AND {_kind("r.val")} = 'cont'
   AND {_kind("o.val")} IN ('cont', 'gen')
 UNION ALL
-SELECT NULL, c.result, t.target
-FROM t JOIN cg_call_sites c ON c.call_key = t.call_key
+SELECT NULL, t.result, t.target
+FROM t
 WHERE t.how = 'external' AND regexp_like(regexp_replace(t.target, '^.*[.|]', ''), '^[A-Z]')
 """
 
@@ -1901,8 +1921,11 @@ def _rules() -> tuple[SqlRuleSpec, ...]:
         ("mro", _mro(_STEP)),
         ("lookup", _lookup(_STEP)),
         ("external_base", _external_base(_STEP)),
+        ("callees", _callees(_STEP)),
         ("targets", _targets(_STEP)),
+        ("args", _args(_STEP)),
         ("receivers", _receivers(_STEP)),
+        ("elements", _elements(_STEP)),
         ("protocol", _protocol(_STEP)),
         ("round", _round(_STEP)),
         ("flows", _flows(_STEP)),
@@ -1921,6 +1944,7 @@ def _rules() -> tuple[SqlRuleSpec, ...]:
         SqlRuleSpec("cg_mro", _mro(_FINAL), "view", "C3 MRO of every class"),
         SqlRuleSpec("cg_lookup", _lookup(_FINAL), "view", "attribute lookup through the MRO"),
         SqlRuleSpec("cg_external_base", _external_base(_FINAL), "view", "first external base"),
+        SqlRuleSpec("cg_callees", _callees(_FINAL), "view", "what each callee holds"),
         SqlRuleSpec("cg_targets", _targets(_FINAL), "view", "call targets of the fixpoint"),
         SqlRuleSpec("cg_protocol", _protocol(_FINAL), "view", "protocol calls of the fixpoint"),
         SqlRuleSpec("cg_call_targets", _FINAL_TARGETS, "view", "every call site and its targets"),
