@@ -1018,6 +1018,7 @@ class _Names(NamedTuple):
     # These exist only inside an iteration: the final evaluation has no such views.
     args: str = ""
     receivers: str = ""
+    conts: str = ""
     elements: str = ""
     round_: str = ""
     flows: str = ""
@@ -1039,6 +1040,7 @@ _STEP = _Names(
             "protocol",
             "args",
             "receivers",
+            "conts",
             "elements",
             "round",
             "flows",
@@ -1218,12 +1220,19 @@ FROM {n.targets} t JOIN cg_call_args g ON g.call_key = t.call_key
 """
 
 
+def _conts(n: _Names) -> str:
+    """The facts whose value is a container or generator: the round reads them in a
+    dozen places, each a scan and ``split_part`` filter of the whole state otherwise."""
+    return f"""
+SELECT loc, val, {_kind("val")} AS vk FROM {n.pts} WHERE {_kind("val")} IN ('cont', 'gen')
+"""
+
+
 def _elements(n: _Names) -> str:
     """The containers each element access reaches; :func:`_round` reads them six times."""
     return f"""
-SELECT e.access, e.key, e.loc, p.val, {_kind("p.val")} AS vk
-FROM cg_element_access e JOIN {n.pts} p ON p.loc = e.recv
-WHERE {_kind("p.val")} IN ('cont', 'gen')
+SELECT e.access, e.key, e.loc, p.val, p.vk
+FROM cg_element_access e JOIN {n.conts} p ON p.loc = e.recv
 """
 
 
@@ -1281,12 +1290,10 @@ self_vals AS (
     WHERE c.callee_text = 'super' AND d.is_method
 ),
 iter_vals AS (
-    SELECT i.*, p.val, {_kind("p.val")} AS vk FROM cg_iterations i JOIN {n.pts} p ON p.loc = i.iter
+    SELECT i.*, p.val, p.vk FROM cg_iterations i JOIN {n.conts} p ON p.loc = i.iter
 ),
 destructured AS (
-    SELECT u.dst, u.key, p.val, {_kind("p.val")} AS vk
-    FROM cg_unpacking u JOIN {n.pts} p ON p.loc = u.src
-    WHERE {_kind("p.val")} IN ('cont', 'gen')
+    SELECT u.dst, u.key, p.val, p.vk FROM cg_unpacking u JOIN {n.conts} p ON p.loc = u.src
 ),
 packed AS (
     SELECT g.loc, q.pack, g.position + g.shift - q.index AS slot,
@@ -1312,7 +1319,7 @@ spread AS (
     SELECT p.val, q.var, q.name
     FROM unpacked u
     JOIN cg_params q ON q.fn = u.target AND q.kind IN ('positional', 'keyword_only')
-    JOIN {n.pts} p ON p.loc = u.loc AND {_kind("p.val")} = 'cont'
+    JOIN {n.conts} p ON p.loc = u.loc AND p.vk = 'cont'
     WHERE u.is_double_star
 )
 -- 7. attribute loads
@@ -1388,7 +1395,7 @@ SELECT concat('e|', p.val), q.var, NULL
 FROM unpacked u
 JOIN cg_params q ON q.fn = u.target AND q.kind IN ('positional_only', 'positional')
     AND q.index >= u.position + u.shift
-JOIN {n.pts} p ON p.loc = u.loc AND {_kind("p.val")} IN ('cont', 'gen')
+JOIN {n.conts} p ON p.loc = u.loc
 WHERE NOT u.is_double_star
 UNION ALL
 SELECT concat('u|', val), var, NULL FROM spread
@@ -1399,7 +1406,7 @@ SELECT concat('e|', p.val), concat(w.part, q.pack), NULL
 FROM unpacked u
 JOIN cg_params q ON q.fn = u.target
     AND q.kind = CASE WHEN u.is_double_star THEN 'kwarg' ELSE 'vararg' END
-JOIN {n.pts} p ON p.loc = u.loc AND {_kind("p.val")} IN ('cont', 'gen')
+JOIN {n.conts} p ON p.loc = u.loc
 CROSS JOIN (VALUES ('e|'), ('u|')) AS w(part)
 UNION ALL
 SELECT NULL, t.result, t.self_val
@@ -1447,8 +1454,8 @@ SELECT loc, CASE WHEN key IS NULL THEN concat('u|', val) ELSE concat('k|', val, 
 FROM {n.elements} WHERE access = 'write' AND vk = 'cont'
 UNION ALL
 SELECT concat('e|', p.val), concat('u|', p.val), NULL
-FROM cg_reorders r JOIN {n.pts} p ON p.loc = r.loc
-WHERE {_kind("p.val")} = 'cont'
+FROM cg_reorders r JOIN {n.conts} p ON p.loc = r.loc
+WHERE p.vk = 'cont'
 UNION ALL
 SELECT concat('e|', val), target, NULL FROM iter_vals WHERE vk IN ('cont', 'gen')
 UNION ALL
@@ -1483,27 +1490,26 @@ WHERE {_kind("p.val")} = 'cls'
 UNION ALL
 SELECT NULL, g.result, p.val
 FROM {n.args} g
-JOIN {n.pts} p ON p.loc = g.loc
-WHERE g.position = 0 AND g.target IN {_COPYING_BUILTINS} AND {_kind("p.val")} IN ('cont', 'gen')
+JOIN {n.conts} p ON p.loc = g.loc
+WHERE g.position = 0 AND g.target IN {_COPYING_BUILTINS}
 UNION ALL
 SELECT NULL, c.result, p.val
-FROM cg_call_sites c JOIN {n.pts} p ON p.loc = c.receiver
-WHERE c.attr IN ('values', 'copy') AND {_kind("p.val")} = 'cont'
+FROM cg_call_sites c JOIN {n.conts} p ON p.loc = c.receiver
+WHERE c.attr IN ('values', 'copy') AND p.vk = 'cont'
 UNION ALL
 SELECT g.loc, c.result, NULL
 FROM cg_call_sites c
 JOIN cg_call_args g ON g.call_key = c.call_key AND g.position = 1
 WHERE c.attr IN ('get', 'pop')
-  AND EXISTS (SELECT 1 FROM {n.pts} p WHERE p.loc = c.receiver AND {_kind("p.val")} = 'cont')
+  AND EXISTS (SELECT 1 FROM {n.conts} p WHERE p.loc = c.receiver AND p.vk = 'cont')
 UNION ALL
 SELECT concat('e|', o.val), concat(w.part, r.val), NULL
 FROM cg_call_sites c
 JOIN cg_call_args g ON g.call_key = c.call_key AND g.position = 0
-JOIN {n.pts} r ON r.loc = c.receiver
-JOIN {n.pts} o ON o.loc = g.loc
+JOIN {n.conts} r ON r.loc = c.receiver
+JOIN {n.conts} o ON o.loc = g.loc
 CROSS JOIN (VALUES ('e|'), ('u|')) AS w(part)
-WHERE c.attr IN ('update', 'extend') AND {_kind("r.val")} = 'cont'
-  AND {_kind("o.val")} IN ('cont', 'gen')
+WHERE c.attr IN ('update', 'extend') AND r.vk = 'cont'
 UNION ALL
 SELECT NULL, t.result, t.target
 FROM t
@@ -1942,6 +1948,7 @@ def _rules() -> tuple[SqlRuleSpec, ...]:
         ("targets", _targets(_STEP)),
         ("args", _args(_STEP)),
         ("receivers", _receivers(_STEP)),
+        ("conts", _conts(_STEP)),
         ("elements", _elements(_STEP)),
         ("protocol", _protocol(_STEP)),
         ("round", _round(_STEP)),
