@@ -1012,6 +1012,7 @@ class _Names(NamedTuple):
     mro: str
     lookup: str
     ext: str
+    methods: str
     callees: str
     targets: str
     protocol: str
@@ -1035,6 +1036,7 @@ _STEP = _Names(
             "mro",
             "lookup",
             "external_base",
+            "methods",
             "callees",
             "targets",
             "protocol",
@@ -1055,6 +1057,7 @@ _FINAL = _Names(
     "cg_mro",
     "cg_lookup",
     "cg_external_base",
+    "cg_methods",
     "cg_callees",
     "cg_targets",
     "cg_protocol",
@@ -1132,6 +1135,14 @@ _BM_SELF = (
 )
 
 
+def _methods(n: _Names) -> str:
+    """Functions bound in classes (``a|cls|...`` holding ``fn|``): what a method lookup
+    reaches; the call and protocol rules read them in eight places."""
+    return f"""
+SELECT loc, val FROM {n.pts} WHERE loc LIKE 'a|cls|%' AND {_kind("val")} = 'fn'
+"""
+
+
 def _callees(n: _Names) -> str:
     """What each call site's callee holds; a relation of its own, as :func:`_targets`
     reads it in nine places and DataFusion would evaluate an inlined CTE once per read."""
@@ -1177,8 +1188,7 @@ FROM cv WHERE vk = 'top'
 UNION ALL
 SELECT c.call_key, p.val, 1, concat('inst', substr(c.val, 4)), 'constructor', c.result,
        c.site_kind
-FROM classes c JOIN {n.pts} p ON p.loc = concat('a|', c.holder, '|__init__')
-WHERE {_kind("c.holder")} = 'cls' AND {_kind("p.val")} = 'fn'
+FROM classes c JOIN {n.methods} p ON p.loc = concat('a|', c.holder, '|__init__')
 UNION ALL
 SELECT call_key, concat(holder, '.__init__'), 0, CAST(NULL AS VARCHAR), 'constructor', result,
        site_kind
@@ -1188,8 +1198,7 @@ SELECT call_key, val, 0, CAST(NULL AS VARCHAR), 'constructor', result, site_kind
 FROM classes WHERE holder IS NULL OR holder LIKE 'ext|builtins.%'
 UNION ALL
 SELECT i.call_key, p.val, 1, i.val, 'method', i.result, i.site_kind
-FROM instances i JOIN {n.pts} p ON p.loc = concat('a|', i.holder, '|__call__')
-WHERE {_kind("p.val")} = 'fn'
+FROM instances i JOIN {n.methods} p ON p.loc = concat('a|', i.holder, '|__call__')
 UNION ALL
 SELECT cv.call_key, p.val, 0, CAST(NULL AS VARCHAR), 'builtin_callback', cv.result,
        cv.site_kind
@@ -1278,8 +1287,7 @@ held AS (
 ),
 super_held AS (
     SELECT s.dst, s.val, p.val AS hval
-    FROM supers s JOIN {n.pts} p ON p.loc = concat('a|', s.holder, '|', s.attr)
-    WHERE {_kind("s.holder")} = 'cls' AND {_kind("p.val")} = 'fn'
+    FROM supers s JOIN {n.methods} p ON p.loc = concat('a|', s.holder, '|', s.attr)
 ),
 self_vals AS (
     SELECT c.call_key, c.result, p.val AS self_val, d.parent_def_idx, c.file_id
@@ -1535,7 +1543,7 @@ iters AS (
     SELECT n.*, f.val AS fn
     FROM inst n
     JOIN {n.lookup} l ON l.cls = concat('cls', substr(n.val, 5)) AND l.attr = '__iter__'
-    JOIN {n.pts} f ON f.loc = concat('a|', l.holder, '|__iter__') AND {_kind("f.val")} = 'fn'
+    JOIN {n.methods} f ON f.loc = concat('a|', l.holder, '|__iter__')
 ),
 iterators AS (
     SELECT i.*, rv.val AS it FROM iters i JOIN {n.pts} rv ON rv.loc = concat('r|', i.fn)
@@ -1547,7 +1555,7 @@ nexts AS (
     SELECT i.file_id, i.site_idx, i.scope_def_idx, i.bstart, i.bend, i.target, f.val AS fn, i.it
     FROM iterators i
     JOIN {n.lookup} l ON l.cls = concat('cls', substr(i.it, 5)) AND l.attr = '__next__'
-    JOIN {n.pts} f ON f.loc = concat('a|', l.holder, '|__next__') AND {_kind("f.val")} = 'fn'
+    JOIN {n.methods} f ON f.loc = concat('a|', l.holder, '|__next__')
 ),
 managed AS (
     SELECT w.file_id, w.site_idx, w.scope_def_idx, w.bstart, w.bend, w.target, f.val AS fn,
@@ -1555,14 +1563,14 @@ managed AS (
     FROM cg_with_items w
     JOIN {n.pts} p ON p.loc = w.loc AND {_kind("p.val")} = 'inst'
     JOIN {n.lookup} l ON l.cls = concat('cls', substr(p.val, 5)) AND l.attr = w.method
-    JOIN {n.pts} f ON f.loc = concat('a|', l.holder, '|', w.method) AND {_kind("f.val")} = 'fn'
+    JOIN {n.methods} f ON f.loc = concat('a|', l.holder, '|', w.method)
 ),
 getters AS (
     SELECT a.file_id, a.site_idx, a.scope_def_idx, a.bstart, a.bend, a.dst AS target,
            f.val AS fn, a.attr AS method, r.val AS self_val
     FROM {receivers} r
     JOIN {n.lookup} l ON l.cls = concat('cls', substr(r.val, 5)) AND l.attr = r.attr
-    JOIN {n.pts} f ON f.loc = concat('a|', l.holder, '|', r.attr) AND {_kind("f.val")} = 'fn'
+    JOIN {n.methods} f ON f.loc = concat('a|', l.holder, '|', r.attr)
     JOIN cg_defs d ON d.val = f.val AND d.accessor = 'get'
     JOIN cg_attr_loads a ON a.dst = r.dst AND a.attr = r.attr
     WHERE r.vk = 'inst'
@@ -1573,7 +1581,7 @@ setters AS (
     FROM cg_attr_stores s
     JOIN {n.pts} p ON p.loc = s.recv AND {_kind("p.val")} = 'inst'
     JOIN {n.lookup} l ON l.cls = concat('cls', substr(p.val, 5)) AND l.attr = s.attr
-    JOIN {n.pts} f ON f.loc = concat('a|', l.holder, '|', s.attr) AND {_kind("f.val")} = 'fn'
+    JOIN {n.methods} f ON f.loc = concat('a|', l.holder, '|', s.attr)
     JOIN cg_defs d ON d.val = f.val AND d.accessor = 'set'
 )
 SELECT DISTINCT file_id, site_idx, scope_def_idx, bstart, bend, target, fn, '__iter__' AS method,
@@ -1944,6 +1952,7 @@ def _rules() -> tuple[SqlRuleSpec, ...]:
         ("mro", _mro(_STEP)),
         ("lookup", _lookup(_STEP)),
         ("external_base", _external_base(_STEP)),
+        ("methods", _methods(_STEP)),
         ("callees", _callees(_STEP)),
         ("targets", _targets(_STEP)),
         ("args", _args(_STEP)),
@@ -1969,6 +1978,7 @@ def _rules() -> tuple[SqlRuleSpec, ...]:
         SqlRuleSpec("cg_mro", _mro(_FINAL), "view", "C3 MRO of every class"),
         SqlRuleSpec("cg_lookup", _lookup(_FINAL), "view", "attribute lookup through the MRO"),
         SqlRuleSpec("cg_external_base", _external_base(_FINAL), "view", "first external base"),
+        SqlRuleSpec("cg_methods", _methods(_FINAL), "view", "functions bound in classes"),
         SqlRuleSpec("cg_callees", _callees(_FINAL), "view", "what each callee holds"),
         SqlRuleSpec("cg_targets", _targets(_FINAL), "view", "call targets of the fixpoint"),
         SqlRuleSpec("cg_protocol", _protocol(_FINAL), "view", "protocol calls of the fixpoint"),
