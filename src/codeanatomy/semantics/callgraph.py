@@ -542,6 +542,10 @@ SELECT var, pack FROM cg_params WHERE pack IS NOT NULL
 
 # -- sites the dynamic rules read -------------------------------------------------------
 
+# A decorator site is named by its text; a factory's arguments (often many lines) are
+# left out, so an UNRESOLVED node reads ``app.route(...)``, one line.
+_DECORATOR_TEXT = r"regexp_replace(k.text, '(?s)\(.*$', '(...)')"
+
 _CALL_SITES = _through_copies(
     f"""
 SELECT {_x("c.file_id", "c.node_idx")} AS call_key, c.file_id,
@@ -557,7 +561,7 @@ UNION ALL
 SELECT concat('d|', k.file_id, '|', CAST(k.def_idx AS VARCHAR), '|', CAST(k.index AS VARCHAR)),
        k.file_id, CAST(k.node_idx AS BIGINT), d.parent_def_idx, {_x("k.file_id", "k.node_idx")},
        concat('d|', k.file_id, '|', CAST(k.def_idx AS VARCHAR), '|', CAST(k.index AS VARCHAR)),
-       'decorator', k.text, CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), 'decorator',
+       'decorator', {_DECORATOR_TEXT}, CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), 'decorator',
        k.bstart, k.bend
 FROM ast_decorators k JOIN cg_defs d ON d.file_id = k.file_id AND d.node_idx = k.def_idx
 UNION ALL
