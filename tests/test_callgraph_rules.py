@@ -253,6 +253,16 @@ FILES = {
 
             return items
         """,
+    "app/tally.py": """
+        ROUTES = {"a": 1}
+        seen = []
+
+
+        def collect(*args, **kwargs):
+            seen.append(len(args))
+            kwargs.update(ROUTES)
+            return [k.upper() for k in ROUTES.keys()], args.count(0)
+        """,
     "scripts/tool.py": "import helper\n\nhelper.assist()\n",
     "scripts/helper.py": "def assist():\n    return 1\n",
 }
@@ -351,7 +361,7 @@ def test_protocols_annotations_and_unpacking(graph: dict[str, Any]) -> None:
     assert calls[p + "nested"] == {p + "first"}
     assert calls[p + "starred"] == {p + "second", p + "third"}
     assert calls[p + "loop_pairs"] == {p + "first", p + "second"}
-    assert calls[p + "appended"] == {p + "third", "xs.append"}  # an entry without a key
+    assert calls[p + "appended"] == {p + "third", "builtins.list.append"}  # an unkeyed entry
     nodes = graph["nodes"]
     methods = {
         (_name(nodes[e["dst_node_id"]]), e["resolution_method"], e["confidence"])
@@ -388,6 +398,28 @@ def test_property_reads_and_writes_are_calls(graph: dict[str, Any]) -> None:
     assert (write["node_kind"], write["line_start"]) == ("ATTRIBUTE", 9)
     refers = {(e["src_node_id"], e["dst_node_id"]) for e in graph["edges"]}
     assert (read["node_id"], getter["node_id"]) in refers  # the read REFERS_TO the getter
+
+
+def test_methods_of_builtin_containers(graph: dict[str, Any]) -> None:
+    calls = _calls(graph)
+    # a list, a dict display, *args (a tuple) and **kwargs (a dict): each method is its
+    # builtin type's; a str's is not known (we track no str values).
+    assert calls["app.tally.collect"] == {
+        "builtins.list.append",
+        "builtins.len",
+        "builtins.dict.update",
+        "builtins.dict.keys",
+        "builtins.tuple.count",
+        "k.upper",
+    }
+    nodes = graph["nodes"]
+    methods = {
+        _name(nodes[e["dst_node_id"]]): e["resolution_method"]
+        for e in graph["edges"]
+        if e["edge_kind"] == "CALLS" and e["path"] == "app/tally.py"
+    }
+    assert methods["builtins.dict.keys"] == "builtin_method"
+    assert methods["builtins.len"] == "builtins"
 
 
 def test_unresolved_calls_are_explicit(graph: dict[str, Any]) -> None:

@@ -63,11 +63,14 @@ values once.
    instance its own attributes (from attribute stores) and the looked-up class attribute,
    functions bound to the instance (``staticmethod`` unbound, ``classmethod`` bound to
    the class); on ``super()`` the lookup after the class; on an external value the dotted
-   extension. Attribute stores flow into the receiver's attribute. A property is a call:
-   on an instance, loading a method decorated ``property``/``cached_property`` calls it
-   (the load gets its return value) and storing to one with a ``.setter`` calls that
-   with the stored value (``protocol``, method ``property``); ``x.setter`` on a getter
-   is ``builtins.property.setter``, a decorator that returns what it decorates.
+   extension; on a list, tuple, set or dict (a display, a comprehension, ``*args``,
+   ``**kwargs``) its builtin type's method if the type has it (``builtins.list.append``;
+   CALLS method ``builtin_method``). Attribute stores flow into the receiver's attribute.
+   A property is a call: on an instance, loading a method decorated ``property`` or
+   ``cached_property`` calls it (the load gets its return value) and storing to one with
+   a ``.setter`` calls that with the stored value (``protocol``, method ``property``);
+   ``x.setter`` on a getter is ``builtins.property.setter``, a decorator that returns
+   what it decorates.
 8. Calls (real calls and decorator applications): a function is called; a bound method
    calls its function with the receiver as first argument; a class creates an instance
    and calls ``__init__`` from the MRO (an external base's ``__init__`` when no class in
@@ -977,6 +980,41 @@ WHERE d.kind = 'class'
     "loc",
 )
 
+# The builtin type of each container value, and the attributes those types have on this
+# interpreter: an attribute of a container is its type's (``xs.append`` is
+# ``builtins.list.append``). Generator expressions are left out: their type has no name in
+# ``builtins``.
+_CONTAINER_TYPE_OF = {
+    "List": "list",
+    "ListComp": "list",
+    "Tuple": "tuple",
+    "Set": "set",
+    "SetComp": "set",
+    "Dict": "dict",
+    "DictComp": "dict",
+}
+_BUILTIN_CONTAINERS = {"list": list, "tuple": tuple, "set": set, "dict": dict}
+_CONTAINER_METHODS_VALUES = ", ".join(
+    f"('{name}', '{attr}')"
+    for name, kind in sorted(_BUILTIN_CONTAINERS.items())
+    for attr in sorted(dir(kind))
+    if callable(getattr(kind, attr))
+)
+_CONTAINER_TYPES = f"""
+SELECT concat('cont|', file_id, '|', CAST(node_idx AS VARCHAR)) AS val,
+       CASE ast_type {" ".join(f"WHEN '{a}' THEN '{t}'" for a, t in _CONTAINER_TYPE_OF.items())}
+       END AS type
+FROM ast_nodes WHERE ast_type IN ({", ".join(f"'{a}'" for a in _CONTAINER_TYPE_OF)})
+UNION ALL
+SELECT concat('cont|', file_id, '|', CAST(node_idx AS VARCHAR)),
+       CASE WHEN kind = 'vararg' THEN 'tuple' ELSE 'dict' END
+FROM ast_params WHERE kind IN ('vararg', 'kwarg')
+UNION ALL
+SELECT DISTINCT concat('cont|', file_id, '|', CAST(target_idx AS VARCHAR)), 'list'
+FROM ast_assignments WHERE target_shape = 'starred'
+"""
+_CONTAINER_METHODS = f"SELECT * FROM (VALUES {_CONTAINER_METHODS_VALUES}) AS t(type, attr)"
+
 _CLASS_NAMES = """
 SELECT DISTINCT d.val AS cls, b.name
 FROM res_bindings b
@@ -1354,6 +1392,12 @@ UNION ALL
 SELECT NULL, dst, concat(val, '.', attr) FROM recv
 WHERE vk = 'ext' AND length(val) - length(replace(val, '.', '')) < {_MAX_EXTERNAL_DOTS}
 UNION ALL
+SELECT NULL, r.dst, concat('ext|builtins.', t.type, '.', r.attr)
+FROM recv r
+JOIN cg_container_types t ON t.val = r.val
+JOIN cg_container_methods m ON m.type = t.type AND m.attr = r.attr
+WHERE r.vk = 'cont'
+UNION ALL
 SELECT NULL, r.dst, concat('ext|builtins.property.', r.attr)
 FROM recv r JOIN cg_defs d ON d.val = r.val
 WHERE r.vk = 'fn' AND d.accessor = 'get' AND r.attr IN ('getter', 'setter', 'deleter')
@@ -1726,6 +1770,10 @@ SELECT DISTINCT concat('it|', file_id, '|', CAST(site_idx AS VARCHAR), '|', meth
 FROM cg_protocol
 """
 
+# A method of a builtin container type (``builtins.dict.items``), on an instance or the type.
+_CONTAINER_METHOD_TARGET = (
+    "^ext\\|builtins\\.(" + "|".join(sorted(_BUILTIN_CONTAINERS)) + ")\\.[^.]+$"
+)
 _CALLER_ID = _ast_id("k.file_id", "COALESCE(o.owner_idx, 0)")
 _SITE_ID = _ast_id("k.file_id", "k.site_idx")
 _UNRESOLVED_ID = sql_stable_id("unresolved", "k.callee_text")
@@ -1739,6 +1787,7 @@ resolved AS (
            CASE
                WHEN k.how = 'builtin_callback' THEN 'builtin_callback'
                WHEN k.how IN ('protocol', 'property') THEN k.how
+               WHEN regexp_like(k.target, '{_CONTAINER_METHOD_TARGET}') THEN 'builtin_method'
                WHEN k.target LIKE 'ext|builtins.%' THEN 'builtins'
                WHEN {_kind("k.target")} = 'ext' THEN 'import'
                WHEN k.how = 'constructor' THEN 'constructor'
@@ -1948,6 +1997,8 @@ def _rules() -> tuple[SqlRuleSpec, ...]:
         SqlRuleSpec("cg_type_alternatives", _TYPE_ALTERNATIVES, "view", "parts of A | B..."),
         SqlRuleSpec("cg_instance_of", _INSTANCE_OF, "view", "locations holding instances"),
         SqlRuleSpec("cg_class_bases", _CLASS_BASES, "view", "base expressions of classes"),
+        SqlRuleSpec("cg_container_types", _CONTAINER_TYPES, "view", "builtin type of containers"),
+        SqlRuleSpec("cg_container_methods", _CONTAINER_METHODS, "view", "attrs of those types"),
         SqlRuleSpec("cg_class_names", _CLASS_NAMES, "view", "names bound in class bodies"),
         SqlRuleSpec("cg_callbacks", _CALLBACKS, "view", "builtins that call an argument"),
     ]

@@ -9,8 +9,8 @@ Every node gets one *export name*, shared by all formats so they agree with each
 FUNCTION, MODULE and CLASS nodes use their qualname; EXTERNAL nodes their dotted path,
 with ``builtins.X`` written PyCG's way as ``<builtin>.X``; UNRESOLVED nodes the callee
 expression text. The PyCG format keeps only what PyCG can express (CLASS and UNRESOLVED
-targets are dropped); the JSON, DOT and GraphML formats keep every edge, so "could not
-tell" stays visible.
+targets and calls of builtin container methods are dropped); the JSON, DOT and GraphML
+formats keep every edge, so "could not tell" stays visible.
 """
 
 from __future__ import annotations
@@ -38,6 +38,9 @@ PYCG_BUILTIN_PREFIX = "<builtin>."
 KEY_KINDS = ("FUNCTION", "MODULE")
 # Targets PyCG's format has no name for: a class without ``__init__``, an unknown callee.
 NOT_IN_PYCG = frozenset({"CLASS", "UNRESOLVED"})
+# Calls PyCG does not write: methods of builtin containers (``builtins.dict.items``), which
+# PyCG cannot see (it has no types for literals), so its graphs never list them.
+NOT_IN_PYCG_METHODS = frozenset({"builtin_method"})
 
 # Characters XML 1.0 cannot hold at all, not even escaped (callee text is raw source).
 _XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -198,7 +201,7 @@ def to_pycg(graph: CallGraph) -> dict[str, list[str]]:
     """
     calls: dict[str, set[str]] = {n.name: set() for n in graph.nodes if n.kind in KEY_KINDS}
     for edge in graph.edges:
-        if edge.callee_kind in NOT_IN_PYCG:
+        if edge.callee_kind in NOT_IN_PYCG or edge.resolution_method in NOT_IN_PYCG_METHODS:
             continue
         calls.setdefault(edge.caller, set()).add(edge.callee)
         calls.setdefault(edge.callee, set())
