@@ -15,7 +15,7 @@ from datafusion import DataFrame, Expr, SessionContext, WindowFrame, col, lit
 from datafusion import functions as f
 from datafusion.expr import Window
 
-from codeanatomy.plan.exprs import stable_id_expr
+from codeanatomy.plan.exprs import null, stable_id_expr
 from codeanatomy.plan.session import cache_frame, compact_strings_sql, register_placeholder
 from codeanatomy.plan.views import ViewDefinition
 from codeanatomy.semantics.compiler import IREndpoint, IRView, IRWhere, SemanticProgramManifest
@@ -129,14 +129,14 @@ def _entity(view: IRView, claims: Sequence[str], ctx: SessionContext) -> DataFra
     elif view.span is not None:
         bstart, bend = col(view.span[0]), col(view.span[1])
     else:
-        bstart = bend = lit(None).cast(pa.int64())
+        bstart = bend = null(pa.int64())
     if view.module_qualname:
         qualname = col("f__module")
     elif view.qualname_column:
         qualname = f.concat(col("f__module"), lit("."), col(view.qualname_column))
     else:
-        qualname = lit(None).cast(pa.string())
-    name = col(view.name_column) if view.name_column else lit(None).cast(pa.string())
+        qualname = null(pa.string())
+    name = col(view.name_column) if view.name_column else null(pa.string())
     index_col = _id_columns(view)[0] if _id_columns(view) else "file_id"
     extra = [col(p).alias(f"p__{p}") for p in view.props]
     return df.select(
@@ -188,8 +188,8 @@ def _relationship(view: IRView, ctx: SessionContext) -> DataFrame:
     src = _endpoint(view.src, col("file_id"))
     dst = _endpoint(view.dst, col("file_id"))
     span = view.span
-    bstart = col(span[0]) if span else lit(None).cast(pa.int64())
-    bend = col(span[1]) if span else lit(None).cast(pa.int64())
+    bstart = col(span[0]) if span else null(pa.int64())
+    bend = col(span[1]) if span else null(pa.int64())
     kind = view.node_or_edge_kind or ""
     extra = [col(p).alias(f"p__{p}") for p in view.props]
     return df.select(
@@ -276,7 +276,7 @@ def _conform(df: DataFrame, schema: pa.Schema) -> DataFrame:
     names = set(df.schema().names)
     return df.select(
         *[
-            (col(fld.name) if fld.name in names else lit(None)).cast(fld.type).alias(fld.name)
+            (col(fld.name).cast(fld.type) if fld.name in names else null(fld.type)).alias(fld.name)
             for fld in schema
         ]
     )
@@ -317,13 +317,13 @@ def _with_positions(ctx: SessionContext, nodes: DataFrame) -> DataFrame:
             (last if end else col("bstart")).alias("q_pos"),
             col("bend" if end else "bstart").alias("q_colpos"),
             lit(1).alias("q_rank"),
-            lit(None).cast(pa.int32()).alias("q_line"),
-            lit(None).cast(int64).alias("q_lstart"),
+            null(pa.int32()).alias("q_line"),
+            null(int64).alias("q_lstart"),
         )
 
     lines = ctx.table("file_lines").select(
-        lit(None).cast(pa.string()).alias("q_id"),
-        lit(None).cast(pa.bool_()).alias("q_end"),
+        null(pa.string()).alias("q_id"),
+        null(pa.bool_()).alias("q_end"),
         col("file_id").alias("q_fid"),
         col("line_start_byte").alias("q_pos"),
         col("line_start_byte").alias("q_colpos"),
@@ -374,7 +374,7 @@ def _with_positions(ctx: SessionContext, nodes: DataFrame) -> DataFrame:
     return located_nodes.select(
         *[col(c) for c in nodes.schema().names],
         *[
-            f.when(no_span, lit(None).cast(pa.int32())).otherwise(col(c).cast(pa.int32())).alias(c)
+            f.when(no_span, null(pa.int32())).otherwise(col(c).cast(pa.int32())).alias(c)
             for c in ("line_start", "col_start", "line_end", "col_end")
         ],
     )

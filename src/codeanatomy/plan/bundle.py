@@ -85,18 +85,15 @@ def plan_views(
         lineage: dict[str, Lineage] = {}
         deps: dict[str, InferredDeps] = {}
         for name in order:
+            optimized = [frame.optimized_logical_plan() for frame in frames[name]]
             lineage[name] = merge_lineage(
-                name,
-                [
-                    read_lineage(name, frame.optimized_logical_plan(), ctx, frozenset(functions))
-                    for frame in frames[name]
-                ],
+                name, [read_lineage(name, plan, ctx, frozenset(functions)) for plan in optimized]
             )
             inputs = tuple(t for t in lineage[name].tables if t in view_names)
             evidence = tuple(t for t in lineage[name].tables if t not in view_names)
             bundles[name] = _bundle(
                 name,
-                frames[name],
+                optimized,
                 ctx,
                 settings=settings,
                 functions=functions,
@@ -217,7 +214,7 @@ def _versions_of(
 
 def _bundle(
     name: str,
-    frames: tuple[DataFrame, ...],
+    optimized: Sequence[LogicalPlan],
     ctx: SessionContext,
     *,
     settings: str,
@@ -231,7 +228,6 @@ def _bundle(
     Upstream views are placeholders in this plan, so without their fingerprints a change in
     an upstream view's logic would leave this view's fingerprint (and cache) unchanged.
     """
-    optimized = [frame.optimized_logical_plan() for frame in frames]
     logical_text = _STATEMENT_SEPARATOR.join(plan.display_indent() for plan in optimized)
     # One Substrait plan per view: a view of several statements has none.
     substrait = canonical_substrait(optimized[0], ctx) if len(optimized) == 1 else b""

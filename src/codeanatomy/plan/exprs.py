@@ -14,6 +14,16 @@ from datafusion import functions as f
 from codeanatomy.ids import ID_HEX_DIGITS, ID_SEPARATOR
 
 
+def null(arrow_type: pa.DataType) -> Expr:
+    """A NULL of ``arrow_type``.
+
+    Built from a typed pyarrow scalar: ``lit(None)`` (and any untyped Python value other
+    than ``str``) costs ~150 µs in datafusion 55 against ~15 µs, and the builders make
+    thousands of them per plan.
+    """
+    return lit(pa.scalar(None, type=arrow_type))
+
+
 def stable_id_expr(namespace: str, *parts: Expr) -> Expr:
     """Plan expression equal to ``stable_id(namespace, *values of parts)`` row by row."""
     text_parts = [part.cast(pa.string()) for part in parts]

@@ -235,7 +235,20 @@ def _node_of_value(value: str, module_node: str = "CAST(NULL AS VARCHAR)") -> st
 _MAX_EXTERNAL_DOTS = 4
 
 _COMPREHENSIONS = "('ListComp', 'SetComp', 'DictComp', 'GeneratorExp')"
-_CONTAINERS = "('List', 'Tuple', 'Set', 'Dict', 'ListComp', 'SetComp', 'DictComp', 'GeneratorExp')"
+# Each AST node that makes a container value, with the value's builtin type. A generator
+# expression has none: its type has no name in ``builtins``.
+_CONTAINER_TYPE_OF = {
+    "List": "list",
+    "ListComp": "list",
+    "Tuple": "tuple",
+    "Set": "set",
+    "SetComp": "set",
+    "Dict": "dict",
+    "DictComp": "dict",
+    "GeneratorExp": None,
+}
+_CONTAINERS = "(" + ", ".join(f"'{a}'" for a in _CONTAINER_TYPE_OF) + ")"
+_TYPED_CONTAINERS = {a: t for a, t in _CONTAINER_TYPE_OF.items() if t is not None}
 
 # -- modules and definitions ------------------------------------------------------------
 
@@ -980,19 +993,8 @@ WHERE d.kind = 'class'
     "loc",
 )
 
-# The builtin type of each container value, and the attributes those types have on this
-# interpreter: an attribute of a container is its type's (``xs.append`` is
-# ``builtins.list.append``). Generator expressions are left out: their type has no name in
-# ``builtins``.
-_CONTAINER_TYPE_OF = {
-    "List": "list",
-    "ListComp": "list",
-    "Tuple": "tuple",
-    "Set": "set",
-    "SetComp": "set",
-    "Dict": "dict",
-    "DictComp": "dict",
-}
+# The attributes of the builtin container types on this interpreter: an attribute of a
+# container is its type's (``xs.append`` is ``builtins.list.append``).
 _BUILTIN_CONTAINERS = {"list": list, "tuple": tuple, "set": set, "dict": dict}
 _CONTAINER_METHODS_VALUES = ", ".join(
     f"('{name}', '{attr}')"
@@ -1002,9 +1004,9 @@ _CONTAINER_METHODS_VALUES = ", ".join(
 )
 _CONTAINER_TYPES = f"""
 SELECT concat('cont|', file_id, '|', CAST(node_idx AS VARCHAR)) AS val,
-       CASE ast_type {" ".join(f"WHEN '{a}' THEN '{t}'" for a, t in _CONTAINER_TYPE_OF.items())}
+       CASE ast_type {" ".join(f"WHEN '{a}' THEN '{t}'" for a, t in _TYPED_CONTAINERS.items())}
        END AS type
-FROM ast_nodes WHERE ast_type IN ({", ".join(f"'{a}'" for a in _CONTAINER_TYPE_OF)})
+FROM ast_nodes WHERE ast_type IN ({", ".join(f"'{a}'" for a in _TYPED_CONTAINERS)})
 UNION ALL
 SELECT concat('cont|', file_id, '|', CAST(node_idx AS VARCHAR)),
        CASE WHEN kind = 'vararg' THEN 'tuple' ELSE 'dict' END
