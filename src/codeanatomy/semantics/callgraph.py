@@ -145,6 +145,7 @@ unpacking a dict reads its values, not its keys.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import NamedTuple
 
 from codeanatomy.plan.exprs import sql_stable_id
@@ -247,7 +248,14 @@ _CONTAINER_TYPE_OF = {
     "DictComp": "dict",
     "GeneratorExp": None,
 }
-_CONTAINERS = "(" + ", ".join(f"'{a}'" for a in _CONTAINER_TYPE_OF) + ")"
+
+
+def _sql_in(names: Iterable[str]) -> str:
+    """The SQL list ``('a', 'b')`` of ``names``, for ``IN``."""
+    return "(" + ", ".join(f"'{name}'" for name in names) + ")"
+
+
+_CONTAINERS = _sql_in(_CONTAINER_TYPE_OF)
 _TYPED_CONTAINERS = {a: t for a, t in _CONTAINER_TYPE_OF.items() if t is not None}
 
 # -- modules and definitions ------------------------------------------------------------
@@ -1006,7 +1014,7 @@ _CONTAINER_TYPES = f"""
 SELECT concat('cont|', file_id, '|', CAST(node_idx AS VARCHAR)) AS val,
        CASE ast_type {" ".join(f"WHEN '{a}' THEN '{t}'" for a, t in _TYPED_CONTAINERS.items())}
        END AS type
-FROM ast_nodes WHERE ast_type IN ({", ".join(f"'{a}'" for a in _TYPED_CONTAINERS)})
+FROM ast_nodes WHERE ast_type IN {_sql_in(_TYPED_CONTAINERS)}
 UNION ALL
 SELECT concat('cont|', file_id, '|', CAST(node_idx AS VARCHAR)),
        CASE WHEN kind = 'vararg' THEN 'tuple' ELSE 'dict' END
