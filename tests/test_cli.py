@@ -26,6 +26,25 @@ def test_version():
     assert result.stdout.strip() == f"codeanatomy {__version__}"
 
 
+def test_package_runs_as_a_module():
+    result = subprocess.run(
+        [sys.executable, "-m", "codeanatomy", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"codeanatomy {__version__}"
+
+
+def test_console_script_is_the_process_entry_point():
+    from importlib.metadata import entry_points
+
+    (script,) = entry_points(group="console_scripts", name="codeanatomy")
+    assert script.value == "codeanatomy.surfaces.cli:run"
+
+
 @pytest.mark.parametrize("args", [("--help",), ("build", "--help")])
 def test_help_on_every_command(args):
     result = run(*args)

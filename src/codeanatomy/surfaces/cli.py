@@ -7,6 +7,7 @@ usage problem is one line on stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -283,5 +284,30 @@ def _usage(message: str) -> int:
     return EXIT_USAGE
 
 
+def run() -> NoReturn:
+    """The process entry point: run :func:`main`, flush, and leave without finalization.
+
+    pyarrow's dataset scanner (our Delta read path, see ``plan.session``) can leave worker
+    threads alive at interpreter shutdown; when C++ static destructors then meet a joinable
+    thread the process aborts with "terminate called without an active exception" (exit
+    -6) after its output was already complete (apache/arrow#34314, #45214). CI hit it on
+    ``query``. Every command has closed its files, pools and temporary directories before
+    it returns, so skipping finalization with ``os._exit`` loses nothing and makes the
+    exit status the command's own. In-process callers (tests) use :func:`main`.
+    """
+    try:
+        code = main()
+    except SystemExit as exc:  # argparse usage errors and --help/--version
+        if exc.code is None or isinstance(exc.code, int):
+            code = exc.code or 0
+        else:
+            print(exc.code, file=sys.stderr)
+            code = 1
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError):  # a pipe's reader left; main() chose the code
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
