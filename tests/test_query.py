@@ -344,12 +344,15 @@ def test_query_help_imports_neither_pandas_nor_hamilton():
 
 def test_running_a_query_does_not_import_hamilton(messy_build):
     out, _ = messy_build
+    # The probe leaves like the CLI does (codeanatomy.surfaces.cli.run): pyarrow scanner
+    # threads can abort interpreter finalization after the work is done.
     probe = (
-        "import sys\n"
+        "import os, sys\n"
         "from pathlib import Path\n"
         "from codeanatomy.surfaces.query import run_query\n"
         f"run_query(Path({str(out)!r}), 'SELECT count(*) FROM repo_files')\n"
-        "print('hamilton' in sys.modules)\n"
+        "print('hamilton' in sys.modules, flush=True)\n"
+        "os._exit(0)\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False
