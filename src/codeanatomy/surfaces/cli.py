@@ -7,6 +7,7 @@ usage problem is one line on stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import os
 import sys
@@ -291,9 +292,11 @@ def run() -> NoReturn:
     threads alive at interpreter shutdown; when C++ static destructors then meet a joinable
     thread the process aborts with "terminate called without an active exception" (exit
     -6) after its output was already complete (apache/arrow#34314, #45214). CI hit it on
-    ``query``. Every command has closed its files, pools and temporary directories before
-    it returns, so skipping finalization with ``os._exit`` loses nothing and makes the
-    exit status the command's own. In-process callers (tests) use :func:`main`.
+    ``query``. So the exit handlers run (``multiprocessing`` removes its temporary
+    directory there), and ``os._exit`` then skips only the teardown of modules and
+    native libraries: every command has closed its own files, pools and temporary
+    directories before it returns, and the exit status is the command's own. In-process
+    callers (tests) use :func:`main`.
     """
     try:
         code = main()
@@ -303,6 +306,7 @@ def run() -> NoReturn:
         else:
             print(exc.code, file=sys.stderr)
             code = 1
+    atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError):  # a pipe's reader left; main() chose the code
             stream.flush()
