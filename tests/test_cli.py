@@ -38,11 +38,16 @@ def test_package_runs_as_a_module():
     assert result.stdout.strip() == f"codeanatomy {__version__}"
 
 
-def test_console_script_is_the_process_entry_point():
-    from importlib.metadata import entry_points
+def test_installed_script_keeps_usage_exit_code_and_one_line_message():
+    from pathlib import Path
 
-    (script,) = entry_points(group="console_scripts", name="codeanatomy")
-    assert script.value == "codeanatomy.surfaces.cli:run"
+    script = Path(sys.executable).parent / "codeanatomy"
+    result = subprocess.run(
+        [str(script), "frobnicate"], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "invalid choice" in result.stderr
 
 
 @pytest.mark.parametrize("args", [("--help",), ("build", "--help")])
