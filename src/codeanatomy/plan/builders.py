@@ -217,6 +217,14 @@ def _fixpoint_names(view: IRView) -> tuple[str, list[str]]:
     return f"{view.name}__state", [f"{view.name}__{step}" for step, _ in view.steps]
 
 
+def _previous_names(view: IRView) -> list[str | None]:
+    """Per step, ``<view>__prev_<step>`` when some step reads that step's last value."""
+    return [
+        prev if any(prev in sql for _, sql in view.steps) else None
+        for prev in (f"{view.name}__prev_{step}" for step, _ in view.steps)
+    ]
+
+
 def _fixpoint_statements(view: IRView, ctx: SessionContext) -> tuple[DataFrame, ...]:
     """A fixpoint rule (see :class:`SqlRuleSpec`) as planned: its initial state and steps.
 
@@ -227,14 +235,17 @@ def _fixpoint_statements(view: IRView, ctx: SessionContext) -> tuple[DataFrame, 
     """
     assert view.sql is not None
     state, names = _fixpoint_names(view)
+    previous = _previous_names(view)
     frames = [ctx.sql(compact_strings_sql(ctx, view.sql))]
     register_placeholder(ctx, state, frames[0].schema())
     try:
-        for name, (_, sql) in zip(names, view.steps, strict=True):
+        for name, prev, (_, sql) in zip(names, previous, view.steps, strict=True):
             frames.append(ctx.sql(compact_strings_sql(ctx, sql)))
-            register_placeholder(ctx, name, frames[-1].schema())
+            for placeholder in (name, prev):
+                if placeholder is not None:
+                    register_placeholder(ctx, placeholder, frames[-1].schema())
     finally:
-        for name in (*names, state):
+        for name in (*names, *filter(None, previous), state):
             if ctx.table_exist(name):
                 ctx.deregister_table(name)
     return tuple(frames)
@@ -249,19 +260,25 @@ def _fixpoint_run(view: IRView, ctx: SessionContext) -> DataFrame:
     """
     assert view.sql is not None
     state, names = _fixpoint_names(view)
+    previous = _previous_names(view)
     _register(ctx, state, cache_frame(ctx, ctx.sql(compact_strings_sql(ctx, view.sql))))
     steps: list[str] = []
     for _ in range(view.max_iterations):
-        for i, (name, (_, sql)) in enumerate(zip(names, view.steps, strict=True)):
+        for i, (name, prev, (_, sql)) in enumerate(zip(names, previous, view.steps, strict=True)):
             if len(steps) == i:
                 steps.append(compact_strings_sql(ctx, sql))
-            _register(ctx, name, cache_frame(ctx, ctx.sql(steps[i])))
+            frame = cache_frame(ctx, ctx.sql(steps[i]))
+            if prev is not None and ctx.table_exist(name):
+                _register(ctx, prev, ctx.table(name))
+            elif prev is not None:
+                register_placeholder(ctx, prev, frame.schema())
+            _register(ctx, name, frame)
         fresh = ctx.sql(f"SELECT COUNT(*) AS n FROM {names[-1]} WHERE fresh")
         _register(ctx, state, ctx.table(names[-1]))
         if fresh.to_pydict()["n"][0] == 0:
             break
     final = ctx.table(state)
-    for name in (*names, state):
+    for name in (*names, *filter(None, previous), state):
         ctx.deregister_table(name)
     return final
 

@@ -1076,6 +1076,7 @@ class _Names(NamedTuple):
     round_: str = ""
     flows: str = ""
     closed: str = ""
+    prev_round: str = ""
 
 
 # Inside the fixpoint iteration (temporary names, see SqlRuleSpec.steps) ...
@@ -1099,6 +1100,7 @@ _STEP = _Names(
             "round",
             "flows",
             "closed",
+            "prev_round",
         )
     )
 )
@@ -1721,8 +1723,10 @@ def _closure_step(n: _Names) -> str:
 
     The state is closed under the static flows and the previous iteration's dynamic
     ones, so the anchor is this iteration's seeds, the state pushed along the dynamic
-    flows, and "unknown" out of locations saturated last iteration; minus what the state
-    already holds and what saturated locations would receive. Only those propagate, and
+    flows new in this iteration (pushed along an old flow, it yields only facts the state
+    holds or a saturated location would receive), and "unknown" out of locations
+    saturated last iteration; minus what the state already holds and what saturated
+    locations would receive. Only those propagate, and
     what they reach that the state did not hold is ``fresh``. (An anti-join inside the
     recursion would rebuild the state's hash table on every recursive step.) The result
     is a step of its own: :func:`_capped` reads it twice, and DataFusion inlines a CTE
@@ -1735,8 +1739,11 @@ fresh AS (
         SELECT dst AS loc, {_flowing("val")} AS val FROM {n.round_}
         WHERE src IS NULL AND val IS NOT NULL
         UNION
-        SELECT f.dst, {_flowing("p.val")} FROM {n.round_} f JOIN {n.pts} p ON p.loc = f.src
-        WHERE f.src IS NOT NULL
+        SELECT f.dst, {_flowing("p.val")} FROM (
+            SELECT r.src, r.dst FROM {n.round_} r
+            LEFT JOIN {n.prev_round} o ON o.src = r.src AND o.dst = r.dst
+            WHERE r.src IS NOT NULL AND o.src IS NULL
+        ) f JOIN {n.pts} p ON p.loc = f.src
         UNION
         SELECT f.dst, {_TOP} FROM {n.flows} f JOIN {n.pts} p ON p.loc = f.src
         WHERE p.fresh AND p.val = {_SATURATED}

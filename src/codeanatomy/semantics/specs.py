@@ -119,8 +119,10 @@ class SqlRuleSpec:
     A *fixpoint* rule has ``steps``: ``sql`` computes the initial state, registered as
     ``<name>__state``; each iteration evaluates the steps in order, each registered as
     ``<name>__<step>`` (later steps and the next iteration read earlier ones by those
-    names), and the last step's rows become the new state. The state has a boolean
-    ``fresh`` column; iteration stops when no row is fresh or after ``max_iterations``.
+    names), and the last step's rows become the new state. A step may also read
+    ``<name>__prev_<step>``, an earlier step's value in the previous iteration (empty in
+    the first), to work only on what changed since. The state has a boolean ``fresh``
+    column; iteration stops when no row is fresh or after ``max_iterations``.
     The view is the last step over the final state, planned lazily through every step, so
     its lineage shows every real input; a ``fresh`` row in it means the fixpoint was not
     reached.
