@@ -1667,16 +1667,23 @@ FROM setters
 """
 
 
-def _capped(facts: str) -> str:
+def _capped(facts: str, capped_before: bool = False) -> str:
     """CTEs and final SELECT applying the saturation limit to CTE ``facts`` (loc, val, fresh).
 
     A location holding more than ``SATURATION_LIMIT`` values keeps only ``top|sat``: the
     set is widened to "unknown", so hubs (a cache dict, a decorator's wrapper, a
-    parameter every module passes something to) cannot multiply the relation.
+    parameter every module passes something to) cannot multiply the relation. When the
+    non-fresh facts were ``capped_before``, only locations with a fresh fact can exceed
+    the limit, so only theirs are counted (a CTE read again would be evaluated again,
+    so the initial closure counts every location).
     """
+    counted = facts
+    if capped_before:
+        counted = f"""(SELECT f.loc, f.val FROM {facts} f
+        JOIN (SELECT DISTINCT loc FROM {facts} WHERE fresh) t ON t.loc = f.loc)"""
     return f"""
 over AS (
-    SELECT loc FROM {facts} WHERE {_kind("val")} <> 'top'
+    SELECT loc FROM {counted} c WHERE {_kind("c.val")} <> 'top'
     GROUP BY loc HAVING COUNT(*) > {SATURATION_LIMIT}
 )
 SELECT f.loc, f.val, f.fresh FROM {facts} f LEFT JOIN over o ON o.loc = f.loc
@@ -1769,7 +1776,7 @@ SELECT loc, val, fresh FROM facts"""
 
 def _capped_step(closed: str) -> str:
     """The last step of an iteration: the saturation limit over the closed facts."""
-    return f"WITH {_capped(closed)}"
+    return f"WITH {_capped(closed, capped_before=True)}"
 
 
 # -- outputs ------------------------------------------------------------------------------
